@@ -1,0 +1,51 @@
+"""Compose the tiers in dependency order and export what operators and other stacks need."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.namespace import NamespaceArgs, PlatformNamespace
+from components.workload import Platform
+from stacks.settings import PlatformSettings
+
+
+def providers(settings: PlatformSettings) -> list[pulumi.ProviderResource]:
+    """One explicit provider per package; default providers are disabled in stack config."""
+    kubernetes = k8s.Provider(
+        "kubernetes",
+        context=settings.kube_context,
+        cluster_identifier=settings.provider_identity,
+        enable_server_side_apply=True,
+        render_yaml_to_directory=settings.render_dir,
+        delete_unreachable=False,
+    )
+    return [kubernetes, random.Provider("random")]
+
+
+def deploy(settings: PlatformSettings) -> None:
+    opts = pulumi.ResourceOptions(providers=providers(settings))
+    namespace = PlatformNamespace(
+        "namespace",
+        NamespaceArgs(
+            name=settings.namespace,
+            release=settings.release,
+            version=settings.app_version,
+            quota=settings.cluster.quota.hard(),
+            container_defaults=settings.cluster.container_defaults.build(),
+            protect=settings.cluster.protect_data,
+        ),
+        opts,
+    )
+    platform = Platform(
+        release=settings.release,
+        namespace=namespace.name,
+        version=settings.app_version,
+        image_pull_policy=settings.cluster.image_pull_policy,
+        spread_across_nodes=settings.cluster.spread_across_nodes,
+        protect_data=settings.cluster.protect_data,
+        monitoring_namespace=settings.monitoring_namespace,
+    )
+    pulumi.export("namespace", namespace.name)
+    pulumi.export("release", platform.release)

@@ -1,0 +1,29 @@
+"""Session fixtures: each stack's program runs once offline; tests query the recorded graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from stacks.offline import Recording, run_stack
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+CRDS = SHARED / "crds"
+KUBERNETES_VERSIONS = ("1.27", "1.33")  # seed 000 (kind) and seed 002 (OrbStack)
+
+
+@pytest.fixture(scope="session")
+def dev() -> Recording:
+    return run_stack("dev")
+
+
+@pytest.fixture(scope="session")
+def prod() -> Recording:
+    return run_stack("prod")
+
+
+@pytest.fixture(scope="session", params=["dev", "prod"])
+def stack(request: pytest.FixtureRequest) -> Recording:
+    recording: Recording = request.getfixturevalue(request.param)
+    return recording

@@ -1,0 +1,116 @@
+"""Bad configuration fails before any resource is registered, with one message naming the key,
+the value and what is allowed; good configuration merges the profile with the stack's overrides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from stacks.config import deep_merge, load_settings, profiles
+from stacks.errors import ConfigError
+from stacks.offline import Recording, run_stack
+
+# (overrides, key named, value named, words of what is allowed)
+BAD_CONFIGS: list[tuple[dict[str, Any], str, str, str]] = [
+    ({"profile": "staging"}, "profile", "staging", "local, production"),
+    ({"release": "Aegis_Trader"}, "release", "Aegis_Trader", "DNS-1123"),
+    ({"namespace": "-trading"}, "namespace", "-trading", "DNS-1123"),
+    ({"release": "a" * 31}, "release", "a" * 31, "at most 30 characters"),
+    ({"relaese": "aegis-trader"}, "relaese", "aegis-trader", "allowed keys here"),
+    (
+        {"cluster": {"quota": {"requestsMemory": "4GB"}}},
+        "cluster.quota.requestsMemory",
+        "4GB",
+        "byte quantity",
+    ),
+    (
+        {"cluster": {"containerDefaults": {"cpuRequest": "1.5 cpu"}}},
+        "cluster.containerDefaults.cpuRequest",
+        "1.5 cpu",
+        "CPU quantity",
+    ),
+    ({"cluster": {"quota": {"pods": 0}}}, "cluster.quota.pods", "0", "between 1 and"),
+    ({"cluster": {"quota": {"pods": -3}}}, "cluster.quota.pods", "-3", "between 1 and"),
+    ({"cluster": {"quota": {"pods": "many"}}}, "cluster.quota.pods", "many", "integer"),
+    (
+        {"cluster": {"imagePullPolicy": "Sometimes"}},
+        "cluster.imagePullPolicy",
+        "Sometimes",
+        "'Always', 'IfNotPresent' or 'Never'",
+    ),
+    (
+        {"cluster": {"spreadAcrossNodes": "perhaps"}},
+        "cluster.spreadAcrossNodes",
+        "perhaps",
+        "boolean",
+    ),
+    (
+        {"cluster": {"nodeBudget": {"memory": "6GB"}}},
+        "cluster.nodeBudget.memory",
+        "6GB",
+        "byte quantity",
+    ),
+    ({"cluster": {"quota": {"cpu": "4"}}}, "cluster.quota.cpu", "4", "requestsCpu"),
+    (
+        {"cluster": {"containerDefaults": {"memoryRequest": "1Gi", "memoryLimit": "256Mi"}}},
+        "cluster.containerDefaults",
+        "1Gi",
+        "must not exceed its limit",
+    ),
+    ({"kubeContext": ""}, "kubeContext", "None", "is required"),
+]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key", "value", "allowed"), BAD_CONFIGS, ids=[c[1] for c in BAD_CONFIGS]
+)
+def test_bad_config_fails_before_any_resource(
+    overrides: dict[str, Any], key: str, value: str, allowed: str
+) -> None:
+    recording = Recording("dev")
+    with pytest.raises(ConfigError) as raised:
+        run_stack("dev", overrides, recording=recording)
+    message = str(raised.value)
+    assert recording.resources == [], "a resource was registered before the config error"
+    assert f"trading-platform:{key}" in message
+    assert value in message
+    assert allowed in message
+    assert "\n" not in message, "one message, one line"
+
+
+def test_missing_profile_names_the_key() -> None:
+    with pytest.raises(ConfigError, match=r"trading-platform:profile = None: must be one of"):
+        load_settings({"release": "aegis-trader"})
+
+
+def test_profile_defaults_merge_with_stack_overrides() -> None:
+    settings = load_settings(
+        {
+            "profile": "local",
+            "release": "aegis-trader",
+            "namespace": "aegis-trader",
+            "kubeContext": "kind-aegis-local",
+            "cluster": {"quota": {"pods": 99}},
+        }
+    )
+    assert settings.cluster.quota.pods == 99
+    # The rest of the quota still comes from the profile.
+    assert (
+        settings.cluster.quota.requests_memory
+        == profiles()["local"]["cluster"]["quota"]["requestsMemory"]
+    )
+    assert settings.provider_identity == "kind-aegis-local"
+
+
+def test_settings_are_frozen() -> None:
+    settings = load_settings(
+        {"profile": "local", "release": "r", "namespace": "n", "kubeContext": "c"}
+    )
+    with pytest.raises(ValueError, match="frozen"):
+        settings.release = "other"  # type: ignore[misc]
+
+
+def test_deep_merge_replaces_lists_and_merges_maps() -> None:
+    merged = deep_merge({"a": {"b": 1, "c": [1, 2]}, "d": 1}, {"a": {"c": [3]}, "e": 2})
+    assert merged == {"a": {"b": 1, "c": [3]}, "d": 1, "e": 2}

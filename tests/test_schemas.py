@@ -1,0 +1,120 @@
+"""Every object of both stacks validates against strict Kubernetes schemas and the CRDs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from functools import cache
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from stacks.offline import Recording
+from tests.conftest import CRDS, KUBERNETES_VERSIONS
+
+RECOMMENDED = (
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/component",
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/managed-by",
+)
+
+
+def is_custom(manifest: dict[str, Any]) -> bool:
+    group = manifest["apiVersion"].split("/")[0]
+    return "/" in manifest["apiVersion"] and (
+        group.endswith("istio.io") or group.endswith("coreos.com")
+    )
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_builtin_objects_validate_strictly(stack: Recording, version: str) -> None:
+    checked = 0
+    for registration in stack.kubernetes_objects():
+        body = registration.manifest()
+        if is_custom(body):
+            continue
+        try:
+            kubernetes_validate.validate(body, version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            pytest.fail(f"{body['kind']}/{registration.object_name} on {version}: {error.message}")
+        checked += 1
+    assert checked > 0
+
+
+@cache
+def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    """(apiVersion, kind) -> the CRD's schema, made strict (unknown fields rejected)."""
+    schemas: dict[tuple[str, str], dict[str, Any]] = {}
+    for path in CRDS.rglob("*.yaml"):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if not doc or doc.get("kind") != "CustomResourceDefinition":
+                continue
+            group, kind = doc["spec"]["group"], doc["spec"]["names"]["kind"]
+            for version in doc["spec"]["versions"]:
+                schema = version.get("schema", {}).get("openAPIV3Schema")
+                if schema:
+                    schemas[(f"{group}/{version['name']}", kind)] = strict(schema)
+    return schemas
+
+
+def strict(schema: Any) -> Any:
+    if isinstance(schema, dict):
+        out = {k: strict(v) for k, v in schema.items()}
+        if (
+            out.get("type") == "object"
+            and "properties" in out
+            and not out.get("x-kubernetes-preserve-unknown-fields")
+            and "additionalProperties" not in out
+        ):
+            out["additionalProperties"] = False
+        return out
+    if isinstance(schema, list):
+        return [strict(v) for v in schema]
+    return schema
+
+
+def test_custom_resources_validate_against_crds(stack: Recording) -> None:
+    customs = [r.manifest() for r in stack.kubernetes_objects() if is_custom(r.manifest())]
+    if not customs:
+        pytest.skip(f"{stack.stack} declares no custom resources")
+    if not CRDS.is_dir():
+        pytest.skip(f"CRD folder {CRDS} is absent; custom resources not validated")
+    schemas = crd_schemas()
+    for body in customs:
+        key = (body["apiVersion"], body["kind"])
+        assert key in schemas, f"no CRD for {key}; the cluster would reject it"
+        jsonschema.validate(body, schemas[key])
+
+
+def test_no_two_resources_share_a_urn(stack: Recording) -> None:
+    counts = Counter(r.urn for r in stack.resources)
+    assert [urn for urn, n in counts.items() if n > 1] == []
+
+
+def test_no_two_objects_share_kind_namespace_and_name(stack: Recording) -> None:
+    keys = Counter(
+        (r.kind, r.manifest()["metadata"].get("namespace"), r.object_name)
+        for r in stack.kubernetes_objects()
+    )
+    assert [k for k, n in keys.items() if n > 1] == []
+
+
+def test_every_object_has_an_explicit_name_and_recommended_labels(stack: Recording) -> None:
+    for registration in stack.kubernetes_objects():
+        meta = registration.manifest()["metadata"]
+        assert meta.get("name"), f"{registration.urn} relies on auto-naming"
+        missing = [label for label in RECOMMENDED if label not in meta.get("labels", {})]
+        assert missing == [], f"{registration.kind}/{meta['name']} lacks {missing}"
+
+
+def test_namespaced_objects_set_their_namespace(stack: Recording) -> None:
+    cluster_scoped = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
+    for registration in stack.kubernetes_objects():
+        if registration.kind in cluster_scoped:
+            continue
+        assert registration.manifest()["metadata"].get("namespace"), registration.urn

@@ -1,0 +1,240 @@
+"""The workload building block on explicit args: secure and available defaults, overrides."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from components.graph import ServicePort
+from components.network import NetworkAccess, Peer
+from components.workload import (
+    Autoscaling,
+    Container,
+    Platform,
+    Resources,
+    Security,
+    VolumeClaim,
+    Workload,
+    WorkloadArgs,
+    http_probes,
+)
+from stacks.offline import Recording, run_program
+
+PLATFORM = Platform(release="rel", namespace="ns", version="1.2.3")
+MAIN = Container(
+    name="api",
+    image="example/api:1.0.0",
+    resources=Resources("100m", "128Mi", "500m", "256Mi"),
+    ports=(ServicePort("http", 8000),),
+    probes=http_probes("http", "/health"),
+    env={"LOG_LEVEL": "INFO"},
+)
+BASE = WorkloadArgs(platform=PLATFORM, component="api", main=MAIN)
+
+
+def record(args: WorkloadArgs) -> Recording:
+    return run_program(lambda: Workload("api", args))
+
+
+def body(recording: Recording, kind: str) -> dict[str, Any]:
+    (registration,) = recording.of_kind(kind)
+    return registration.manifest()
+
+
+def test_defaults_are_restricted_and_available() -> None:
+    recording = record(BASE)
+    deployment = body(recording, "Deployment")
+    pod = deployment["spec"]["template"]["spec"]
+    assert deployment["metadata"]["name"] == "rel-api"
+    assert deployment["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "api",
+        "app.kubernetes.io/instance": "rel",
+    }
+    # Pod labels are the selector only: adopting Helm-made pods changes no pod template label.
+    assert (
+        deployment["spec"]["template"]["metadata"]["labels"]
+        == deployment["spec"]["selector"]["matchLabels"]
+    )
+    assert pod["automountServiceAccountToken"] is False
+    assert pod["serviceAccountName"] == "rel-api"
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == 10001
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (main,) = pod["containers"]
+    assert main["securityContext"] == {
+        "runAsNonRoot": True,
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    assert {"name": "tmp", "mountPath": "/tmp"} in main["volumeMounts"]
+    assert main["resources"] == {
+        "requests": {"cpu": "100m", "memory": "128Mi"},
+        "limits": {"cpu": "500m", "memory": "256Mi"},
+    }
+    assert {"startupProbe", "livenessProbe", "readinessProbe"} <= set(main)
+    assert main["imagePullPolicy"] == "IfNotPresent"
+    assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    (sa,) = recording.of_kind("ServiceAccount")
+    assert sa.manifest()["automountServiceAccountToken"] is False
+    service = body(recording, "Service")
+    assert service["spec"]["ports"] == [
+        {"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}
+    ]
+    # One replica: no PDB, no spread, no HPA.
+    assert recording.of_kind("PodDisruptionBudget") == []
+    assert recording.of_kind("HorizontalPodAutoscaler") == []
+    assert "topologySpreadConstraints" not in pod
+
+
+def test_every_child_is_parented_to_the_component() -> None:
+    recording = record(BASE)
+    component = next(r for r in recording.resources if r.type == "trading:workload:Workload")
+    children = [r for r in recording.resources if r is not component]
+    assert children and all(r.parent == component.urn for r in children)
+
+
+def test_replicas_bring_a_pdb_and_production_spreads_them() -> None:
+    platform = replace(PLATFORM, spread_across_nodes=True, image_pull_policy="Always")
+    recording = record(replace(BASE, platform=platform, replicas=3, spread="hard"))
+    pdb = body(recording, "PodDisruptionBudget")
+    assert pdb["spec"]["maxUnavailable"] == 1
+    pod = body(recording, "Deployment")["spec"]["template"]["spec"]
+    (spread,) = pod["topologySpreadConstraints"]
+    assert spread["whenUnsatisfiable"] == "DoNotSchedule"
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
+    assert pod["containers"][0]["imagePullPolicy"] == "Always"
+
+
+def test_autoscaling_owns_replicas() -> None:
+    hpa = Autoscaling(
+        2,
+        10,
+        cpu_percent=70,
+        pods_metrics={"requests_per_second": "50"},
+        scale_up_window=60,
+        scale_down_window=300,
+    )
+    recording = record(replace(BASE, autoscaling=hpa))
+    deployment = recording.of_kind("Deployment")[0]
+    assert deployment.manifest()["spec"]["replicas"] == 2
+    assert deployment.ignore_changes == ["spec.replicas"]
+    spec = body(recording, "HorizontalPodAutoscaler")["spec"]
+    assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 10)
+    assert spec["behavior"] == {
+        "scaleUp": {"stabilizationWindowSeconds": 60},
+        "scaleDown": {"stabilizationWindowSeconds": 300},
+    }
+    assert {
+        "type": "Pods",
+        "pods": {
+            "metric": {"name": "requests_per_second"},
+            "target": {"type": "AverageValue", "averageValue": "50"},
+        },
+    } in spec["metrics"]
+    # The HPA minimum of two also means a disruption budget.
+    assert recording.of_kind("PodDisruptionBudget")
+
+
+def test_config_change_rolls_the_pods() -> None:
+    def checksum(value: str) -> str:
+        recording = record(
+            replace(BASE, config={"API_PORT": value}, main=replace(MAIN, env_from_config=True))
+        )
+        template = body(recording, "Deployment")["spec"]["template"]
+        assert template["spec"]["containers"][0]["envFrom"] == [
+            {"configMapRef": {"name": "rel-api"}}
+        ]
+        return str(template["metadata"]["annotations"]["checksum/config"])
+
+    assert checksum("8100") != checksum("8101")
+    assert checksum("8100") == checksum("8100")
+
+
+def test_stateful_data_is_protected_when_the_platform_says_so() -> None:
+    claims = (VolumeClaim("data", "/data", "10Gi"),)
+    args = replace(
+        BASE,
+        kind="StatefulSet",
+        volume_claims=claims,
+        platform=replace(PLATFORM, protect_data=True),
+    )
+    recording = record(args)
+    (statefulset,) = recording.of_kind("StatefulSet")
+    assert statefulset.protect and statefulset.retain_on_delete
+    spec = statefulset.manifest()["spec"]
+    assert spec["persistentVolumeClaimRetentionPolicy"] == {
+        "whenDeleted": "Retain",
+        "whenScaled": "Retain",
+    }
+    assert spec["serviceName"] == "rel-api-headless"
+    assert spec["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"] == "10Gi"
+    headless = recording.get("Service", "rel-api-headless").manifest()
+    assert headless["spec"]["clusterIP"] == "None"
+    unprotected = record(replace(args, platform=PLATFORM)).of_kind("StatefulSet")[0]
+    assert not unprotected.protect
+    assert (
+        unprotected.manifest()["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"]
+        == "Delete"
+    )
+
+
+def test_overrides_reach_the_pod() -> None:
+    security = Security(
+        run_as_user=70, run_as_group=70, fs_group=70, read_only_root_filesystem=False
+    )
+    recording = record(
+        replace(
+            BASE, security=security, node_selector={"disk": "ssd"}, termination_grace_seconds=90
+        )
+    )
+    pod = body(recording, "Deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == 70
+    assert pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is False
+    assert pod["nodeSelector"] == {"disk": "ssd"}
+    assert pod["terminationGracePeriodSeconds"] == 90
+
+
+def test_network_access_becomes_a_policy() -> None:
+    access = NetworkAccess(
+        ingress=(Peer({"app.kubernetes.io/name": "ui"}, (ServicePort("http", 8000),)),)
+    )
+    recording = record(replace(BASE, network=access))
+    spec = body(recording, "NetworkPolicy")["spec"]
+    assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "api"
+    assert spec["ingress"][0]["from"][0]["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "ui"
+    }
+
+
+@pytest.mark.parametrize("version", ["1.27", "1.33"])
+def test_full_featured_workload_validates(version: str) -> None:
+    import kubernetes_validate
+
+    claims = (VolumeClaim("data", "/data", "1Gi"),)
+    hpa = Autoscaling(2, 4, cpu_percent=70, memory_percent=80)
+    args = replace(
+        BASE,
+        kind="StatefulSet",
+        volume_claims=claims,
+        autoscaling=hpa,
+        config={"A": "b"},
+        network=NetworkAccess(peer_ports=(ServicePort("cluster", 6222),)),
+    )
+    for registration in record(args).kubernetes_objects():
+        kubernetes_validate.validate(registration.manifest(), version, strict=True)
+
+
+def test_secret_inputs_stay_secret() -> None:
+    from components.workload import SecretEnv
+
+    recording = record(
+        replace(BASE, main=replace(MAIN, env={"PASSWORD": SecretEnv("rel-db", "password")}))
+    )
+    env = body(recording, "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert env == [
+        {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "rel-db", "key": "password"}}}
+    ]
