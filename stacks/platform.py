@@ -8,6 +8,7 @@ import pulumi_random as random
 
 from components.namespace import NamespaceArgs, PlatformNamespace
 from components.workload import Platform
+from stacks.graph import build_graph
 from stacks.settings import PlatformSettings
 
 
@@ -25,6 +26,8 @@ def providers(settings: PlatformSettings) -> list[pulumi.ProviderResource]:
 
 
 def deploy(settings: PlatformSettings) -> None:
+    # Cross-tier validation first: a bad `calls` entry fails before any resource is registered.
+    graph = build_graph(settings)
     opts = pulumi.ResourceOptions(providers=providers(settings))
     namespace = PlatformNamespace(
         "namespace",
@@ -47,5 +50,10 @@ def deploy(settings: PlatformSettings) -> None:
         protect_data=settings.cluster.protect_data,
         monitoring_namespace=settings.monitoring_namespace,
     )
+    # Tiers in dependency order; each gets typed args and the outputs of the tiers it needs.
+    tier_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace]))
+    # --- tiers (composed below in dependency order) ---
+    del graph, tier_opts  # used by the tiers as they are added
+
     pulumi.export("namespace", namespace.name)
     pulumi.export("release", platform.release)

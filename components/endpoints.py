@@ -1,0 +1,75 @@
+"""What one tier hands another: where a shared service listens and which Secret holds its
+credentials, plus the environment a client workload needs to reach it.
+
+Credentials travel as Secret references (`SecretEnv`), never as values; URLs that need a password
+use Kubernetes' `$(VAR)` expansion of an earlier variable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components.workload import EnvValue, SecretEnv
+
+
+@dataclass(frozen=True)
+class BusEndpoint:
+    """NATS: `url` is `nats://{release}-nats:4222`; `credentials_secret` (keys `user`,
+    `password`) is None where the bus allows anonymous clients (local)."""
+
+    url: str
+    bucket: str
+    credentials_secret: pulumi.Input[str] | None = None
+
+    def env(self) -> dict[str, EnvValue]:
+        env: dict[str, EnvValue] = {"NATS_URL": self.url, "NATS_KV_BUCKET": self.bucket}
+        if self.credentials_secret is not None:
+            env["NATS_USER"] = SecretEnv(self.credentials_secret, "user")
+            env["NATS_PASSWORD"] = SecretEnv(self.credentials_secret, "password")
+        return env
+
+
+@dataclass(frozen=True)
+class DatabaseEndpoint:
+    """PostgreSQL for applications: the application role's password is in `secret[password_key]`."""
+
+    host: str
+    port: int
+    database: str
+    user: str
+    secret: pulumi.Input[str]
+    password_key: str = "password"
+
+    def env(self) -> dict[str, EnvValue]:
+        return {
+            "POSTGRES_HOST": self.host,
+            "POSTGRES_PORT": str(self.port),
+            "POSTGRES_DB": self.database,
+            "POSTGRES_USER": self.user,
+            "POSTGRES_PASSWORD": SecretEnv(self.secret, self.password_key),
+            "SERVICE_POSTGRES_URL": (
+                f"postgresql://{self.user}:$(POSTGRES_PASSWORD)@{self.host}:{self.port}/{self.database}"
+            ),
+        }
+
+
+@dataclass(frozen=True)
+class CacheEndpoint:
+    """Redis: password in `secret[password_key]`; `cluster` tells clients to use cluster mode."""
+
+    host: str
+    port: int
+    secret: pulumi.Input[str]
+    password_key: str = "password"
+    cluster: bool = False
+
+    def env(self) -> dict[str, EnvValue]:
+        return {
+            "REDIS_HOST": self.host,
+            "REDIS_PORT": str(self.port),
+            "REDIS_PASSWORD": SecretEnv(self.secret, self.password_key),
+            "REDIS_CLUSTER": "true" if self.cluster else "false",
+            "SERVICE_REDIS_URL": f"redis://{self.host}:{self.port}",
+        }
