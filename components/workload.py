@@ -188,7 +188,14 @@ class SecretEnv:
     optional: bool = False
 
 
-EnvValue = pulumi.Input[str] | SecretEnv
+@dataclass(frozen=True)
+class FieldEnv:
+    """An environment variable from the pod's own fields, e.g. `metadata.name`."""
+
+    path: str
+
+
+EnvValue = pulumi.Input[str] | SecretEnv | FieldEnv
 
 
 @dataclass(frozen=True)
@@ -312,6 +319,8 @@ def _env(env: Mapping[str, EnvValue]) -> list[Manifest]:
             if value.optional:
                 ref["optional"] = True
             out.append({"name": key, "valueFrom": {"secretKeyRef": ref}})
+        elif isinstance(value, FieldEnv):
+            out.append({"name": key, "valueFrom": {"fieldRef": {"fieldPath": value.path}}})
         else:
             out.append({"name": key, "value": value})
     return out
@@ -348,6 +357,33 @@ def container_manifest(
     if container.pre_stop:
         spec["lifecycle"] = {"preStop": {"exec": {"command": list(container.pre_stop)}}}
     return spec
+
+
+def batch_pod_spec(
+    platform: Platform,
+    containers: Sequence[Container],
+    *,
+    security: Security | None = None,
+    scratch: Sequence[Scratch] = (Scratch("tmp", "/tmp"),),
+    volumes: Sequence[Manifest] = (),
+) -> Manifest:
+    """Pod spec for Jobs and CronJobs: the same restricted security, no API token, no restarts
+    inside the pod (the Job's backoff retries)."""
+    security = security or Security()
+    mounts = tuple(Mount(s.name, s.path) for s in scratch)
+    return {
+        "restartPolicy": "Never",
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": security.pod(),
+        "containers": [
+            container_manifest(
+                replace(c, mounts=mounts + c.mounts), security, platform.image_pull_policy, None
+            )
+            for c in containers
+        ],
+        "volumes": [s.volume() for s in scratch] + list(volumes),
+    }
 
 
 def config_checksum(values: Mapping[str, Any]) -> str:

@@ -7,6 +7,8 @@ workloads declare; unknown callees and cycles become a ConfigError naming the co
 from __future__ import annotations
 
 from components.graph import DependencyGraph, GraphError, Node
+from components.messaging import bus_nodes
+from components.workload import Platform
 from stacks.errors import ConfigError
 from stacks.settings import PlatformSettings
 
@@ -15,7 +17,13 @@ def tier_nodes(settings: PlatformSettings) -> list[Node]:
     """Every callable service of the platform. Tiers append their nodes here."""
     nodes: list[Node] = []
     # --- tier nodes (one line per tier) ---
+    nodes += bus_nodes(platform_names(settings))
     return nodes
+
+
+def platform_names(settings: PlatformSettings) -> Platform:
+    """Enough of the platform to name things (the namespace is not needed for names)."""
+    return Platform(release=settings.release, namespace=settings.namespace, version="")
 
 
 def build_graph(settings: PlatformSettings) -> DependencyGraph:

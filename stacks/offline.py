@@ -68,12 +68,13 @@ class Registration:
 
     def manifest(self, redact: bool = False) -> dict[str, Any]:
         """The Kubernetes object as applied, secret values replaced when `redact`."""
-        body = redact_secrets(self.inputs) if redact else unwrap(self.inputs)
+        body = normalize(redact_secrets(self.inputs) if redact else unwrap(self.inputs))
         if redact and self.kind == "Secret":
             for key in ("data", "stringData"):
                 if isinstance(body.get(key), dict):
                     body[key] = dict.fromkeys(body[key], REDACTED)
-        return body
+        head = {k: body.pop(k) for k in ("apiVersion", "kind", "metadata") if k in body}
+        return {**head, **body}
 
 
 @dataclass
@@ -173,6 +174,17 @@ def unwrap(value: Any) -> Any:
         return {k: unwrap(v) for k, v in value.items()}
     if isinstance(value, list):
         return [unwrap(v) for v in value]
+    return value
+
+
+def normalize(value: Any) -> Any:
+    """Protobuf carries every number as a double: give integers back their type."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: normalize(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [normalize(v) for v in value]
     return value
 
 

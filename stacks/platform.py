@@ -6,6 +6,8 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.graph import DependencyGraph
+from components.messaging import MessageBus, MessageBusArgs
 from components.namespace import NamespaceArgs, PlatformNamespace
 from components.workload import Platform
 from stacks.graph import build_graph
@@ -23,6 +25,33 @@ def providers(settings: PlatformSettings) -> list[pulumi.ProviderResource]:
         delete_unreachable=False,
     )
     return [kubernetes, random.Provider("random")]
+
+
+def message_bus_args(
+    settings: PlatformSettings, platform: Platform, graph: DependencyGraph
+) -> MessageBusArgs:
+    bus = settings.message_bus
+    return MessageBusArgs(
+        platform=platform,
+        graph=graph,
+        image=bus.image,
+        exporter_image=bus.exporter_image,
+        box_image=bus.nats_box.image,
+        replicas=bus.replicas,
+        resources=bus.resources.build(),
+        exporter_resources=bus.exporter_resources.build(),
+        job_resources=bus.job_resources.build(),
+        box_resources=bus.nats_box.resources.build(),
+        storage_size=bus.storage.size,
+        storage_class=bus.storage.storage_class,
+        max_memory_store=bus.jetstream.max_memory_store,
+        max_file_store=bus.jetstream.max_file_store,
+        bucket=bus.bucket,
+        bucket_history=bus.bucket_history,
+        auth=bus.auth,
+        lame_duck_seconds=bus.lame_duck_seconds,
+        nats_box=bus.nats_box.enabled,
+    )
 
 
 def deploy(settings: PlatformSettings) -> None:
@@ -53,7 +82,10 @@ def deploy(settings: PlatformSettings) -> None:
     # Tiers in dependency order; each gets typed args and the outputs of the tiers it needs.
     tier_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace]))
     # --- tiers (composed below in dependency order) ---
-    del graph, tier_opts  # used by the tiers as they are added
+    bus = MessageBus("message-bus", message_bus_args(settings, platform, graph), tier_opts)
+    pulumi.export("natsUrl", bus.url)
+    pulumi.export("natsKvBucket", bus.bucket)
+    pulumi.export("natsCredentialsSecret", bus.endpoint.credentials_secret)
 
     pulumi.export("namespace", namespace.name)
     pulumi.export("release", platform.release)

@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field
 
 from components import quantities
+from stacks.settings.messaging import MessageBusSettings
 from stacks.settings.types import (
     ByteQuantity,
     CpuQuantity,
@@ -82,6 +83,7 @@ class PlatformSettings(Model):
     app_version: Annotated[str, Field(min_length=1, max_length=63)] = "0.1.0"
     monitoring_namespace: DnsLabel | None = None
     cluster: ClusterSettings
+    message_bus: MessageBusSettings
 
     @property
     def provider_identity(self) -> str:

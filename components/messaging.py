@@ -1,0 +1,344 @@
+"""The message bus: a NATS JetStream cluster with the service-registry KV bucket (seed 000).
+
+Names, ports and selectors are seed 000's: StatefulSet and client Service `{release}-nats` (4222),
+headless `{release}-nats-headless`, Job `{release}-create-kv-bucket`, Deployment
+`{release}-nats-box`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.endpoints import BusEndpoint
+from components.graph import DependencyGraph, Node, ServicePort
+from components.kube import kube
+from components.network import NetworkAccess, Peer, access_from_graph
+from components.quantities import parse_bytes
+from components.workload import (
+    Container,
+    EnvValue,
+    FieldEnv,
+    Mount,
+    Platform,
+    Probe,
+    Probes,
+    Resources,
+    Scratch,
+    SecretEnv,
+    ServiceSpec,
+    VolumeClaim,
+    Workload,
+    WorkloadArgs,
+    batch_pod_spec,
+)
+
+COMPONENT = "nats"
+CLIENT = ServicePort("client", 4222)
+CLUSTER = ServicePort("cluster", 6222)
+MONITOR = ServicePort("monitor", 8222)
+METRICS = ServicePort("metrics", 7777)
+CONFIG_DIR = "/etc/nats-config"
+PID_FILE = "/var/run/nats/nats.pid"
+NATS_USER = "trading"
+
+
+@dataclass(frozen=True)
+class MessageBusArgs:
+    platform: Platform
+    graph: DependencyGraph
+    image: str
+    exporter_image: str
+    box_image: str
+    replicas: int
+    resources: Resources
+    exporter_resources: Resources
+    job_resources: Resources
+    box_resources: Resources
+    storage_size: str
+    storage_class: str | None
+    max_memory_store: str
+    max_file_store: str | None
+    bucket: str
+    bucket_history: int
+    auth: bool
+    lame_duck_seconds: int
+    nats_box: bool = True
+
+
+def gomemlimit(memory_limit: str) -> str:
+    """7/8 of the container limit, leaving the Go runtime headroom: 8Gi -> 7GiB (seed 000)."""
+    target = parse_bytes(memory_limit) * 7 // 8
+    gib, mib = 2**30, 2**20
+    return f"{target // gib}GiB" if target % gib == 0 else f"{target // mib}MiB"
+
+
+def file_store(args: MessageBusArgs) -> int:
+    """JetStream file store in bytes: configured, or 90% of the volume."""
+    if args.max_file_store is not None:
+        return parse_bytes(args.max_file_store)
+    return parse_bytes(args.storage_size) * 9 // 10
+
+
+def server_config(args: MessageBusArgs) -> str:
+    """nats-server.conf; `$VAR`s are read from the container's environment by nats-server."""
+    name = args.platform.name(COMPONENT)
+    lines = [
+        "server_name: $SERVER_NAME",
+        f"listen: 0.0.0.0:{CLIENT.port}",
+        f"http_port: {MONITOR.port}",
+        f"pid_file: {PID_FILE}",
+        f"lame_duck_duration: {args.lame_duck_seconds}s",
+        "lame_duck_grace_period: 10s",
+        "jetstream {",
+        "  store_dir: /data/jetstream",
+        f"  max_file_store: {file_store(args)}",
+        f"  max_memory_store: {parse_bytes(args.max_memory_store)}",
+        "}",
+    ]
+    if args.replicas > 1:
+        routes = [
+            f"    nats://{name}-{i}.{name}-headless:{CLUSTER.port}" for i in range(args.replicas)
+        ]
+        lines += [
+            "cluster {",
+            f"  name: {name}",
+            f"  listen: 0.0.0.0:{CLUSTER.port}",
+            "  routes: [",
+            *routes,
+            "  ]",
+            "}",
+        ]
+    if args.auth:
+        lines += ["authorization {", "  user: $NATS_USER", "  password: $NATS_PASSWORD", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def bus_nodes(platform: Platform) -> list[Node]:
+    """The bus as the dependency graph sees it: clients call `nats` on 4222."""
+    return [
+        Node(
+            name=COMPONENT,
+            host=platform.name(COMPONENT),
+            ports=(CLIENT,),
+            selector=platform.selector(COMPONENT),
+            service_account=platform.name(COMPONENT),
+            scheme="nats",
+        )
+    ]
+
+
+class MessageBus(pulumi.ComponentResource):
+    """NATS StatefulSet, Services, KV bucket Job, nats-box, credentials and exporter."""
+
+    endpoint: BusEndpoint
+
+    def __init__(
+        self, name: str, args: MessageBusArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("trading:messaging:MessageBus", name, None, opts)
+        platform = args.platform
+        fullname = platform.name(COMPONENT)
+        url = f"nats://{fullname}:{CLIENT.port}"
+        guarded = pulumi.ResourceOptions(
+            parent=self, protect=platform.protect_data, retain_on_delete=platform.protect_data
+        )
+
+        secret_name: pulumi.Output[str] | None = None
+        credentials: dict[str, EnvValue] = {}
+        if args.auth:
+            password = random.RandomPassword(
+                f"{name}-password", length=32, special=False, opts=guarded
+            )
+            secret = kube(
+                k8s.core.v1.Secret,
+                f"{name}-auth",
+                opts=guarded,
+                metadata=platform.metadata(COMPONENT, name=f"{fullname}-auth"),
+                type="Opaque",
+                string_data={"user": NATS_USER, "password": password.result},
+            )
+            secret_name = secret.metadata.name
+            credentials = {
+                "NATS_USER": SecretEnv(secret_name, "user"),
+                "NATS_PASSWORD": SecretEnv(secret_name, "password"),
+            }
+
+        box_selector = platform.selector("nats-box")
+        job_selector = platform.selector("create-kv-bucket")
+        graph_access = access_from_graph(
+            args.graph,
+            COMPONENT,
+            scrape_ports=(METRICS,),
+            monitoring_namespace=platform.monitoring_namespace,
+            peer_ports=(CLUSTER,),
+        )
+        admins = tuple(Peer(s, (CLIENT,)) for s in (box_selector, job_selector))
+        server = Container(
+            name="nats",
+            image=args.image,
+            command=("nats-server", "--config", f"{CONFIG_DIR}/nats.conf"),
+            resources=args.resources,
+            ports=(CLIENT, CLUSTER, MONITOR),
+            env={
+                "SERVER_NAME": FieldEnv("metadata.name"),
+                "GOMEMLIMIT": gomemlimit(args.resources.memory_limit),
+                **credentials,
+            },
+            probes=Probes(
+                # Full JetStream health once, then cheaper checks: readiness is "server up",
+                # liveness is "JetStream enabled", so a catching-up stream doesn't kill the pod.
+                startup=Probe(port="monitor", path="/healthz", period=10, failure_threshold=90),
+                liveness=Probe(port="monitor", path="/healthz?js-enabled-only=true", period=30),
+                readiness=Probe(port="monitor", path="/healthz?js-server-only=true", period=10),
+            ),
+            mounts=(Mount("pid", "/var/run/nats"),),
+            pre_stop=("nats-server", f"--signal=ldm={PID_FILE}"),
+        )
+        exporter = Container(
+            name="exporter",
+            image=args.exporter_image,
+            args=(
+                f"-port={METRICS.port}",
+                "-connz",
+                "-routez",
+                "-subz",
+                "-varz",
+                "-jsz=all",
+                f"http://localhost:{MONITOR.port}/",
+            ),
+            resources=args.exporter_resources,
+            ports=(METRICS,),
+            probes=Probes(
+                liveness=Probe(port="metrics", path="/metrics", period=30),
+                readiness=Probe(port="metrics", path="/metrics", period=10),
+            ),
+        )
+        self.server = Workload(
+            name,
+            WorkloadArgs(
+                platform=platform,
+                component=COMPONENT,
+                tier="message-bus",
+                kind="StatefulSet",
+                replicas=args.replicas,
+                main=server,
+                sidecars=(exporter,),
+                config={"nats.conf": server_config(args)},
+                config_mount=CONFIG_DIR,
+                scratch=(Scratch("tmp", "/tmp"), Scratch("pid", "/var/run/nats")),
+                volume_claims=(
+                    VolumeClaim("data", "/data", args.storage_size, args.storage_class),
+                ),
+                service=ServiceSpec(ports=(CLIENT,)),
+                network=NetworkAccess(
+                    ingress=graph_access.ingress + admins,
+                    egress=graph_access.egress,
+                    peer_ports=graph_access.peer_ports,
+                ),
+                pod_management_policy="Parallel",
+                spread="hard",
+                termination_grace_seconds=args.lame_duck_seconds + 30,
+            ),
+            pulumi.ResourceOptions(parent=self),
+        )
+        client_env: dict[str, EnvValue] = {"NATS_URL": url, **credentials}
+        to_bus = NetworkAccess(egress=(Peer(platform.selector(COMPONENT), (CLIENT,)),))
+
+        kv_script = (
+            # Waits for JetStream, then creates the bucket once: a re-run finds it and succeeds.
+            "until nats account info >/dev/null 2>&1; do\n"
+            "  echo waiting for JetStream; sleep 3\n"
+            "done\n"
+            f"if nats kv info {args.bucket} >/dev/null 2>&1; then\n"
+            f"  echo bucket {args.bucket} exists\n"
+            "else\n"
+            f"  nats kv add {args.bucket} --replicas={args.replicas}"
+            f" --history={args.bucket_history}\n"
+            "fi\n"
+        )
+        job_name = platform.name("create-kv-bucket")
+        job_container = Container(
+            name="create-kv-bucket",
+            image=args.box_image,
+            command=("sh", "-ec", kv_script),
+            env={**client_env, "HOME": "/tmp"},
+            resources=args.job_resources,
+        )
+        self.kv_job = kube(
+            k8s.batch.v1.Job,
+            f"{name}-create-kv-bucket",
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.server]),
+            metadata=platform.metadata(
+                "create-kv-bucket",
+                tier="message-bus",
+                # A failed run is replaced (re-run) on the next `pulumi up`.
+                annotations={"pulumi.com/replaceUnready": "true"},
+            ),
+            spec={
+                "backoffLimit": 10,
+                "activeDeadlineSeconds": 900,
+                "template": {
+                    "metadata": {"labels": job_selector},
+                    "spec": batch_pod_spec(platform, [job_container]),
+                },
+            },
+        )
+        kube(
+            k8s.networking.v1.NetworkPolicy,
+            f"{name}-create-kv-bucket-netpol",
+            opts=pulumi.ResourceOptions(parent=self),
+            metadata=platform.metadata("create-kv-bucket", name=job_name, tier="message-bus"),
+            spec={
+                "podSelector": {"matchLabels": job_selector},
+                "policyTypes": ["Ingress", "Egress"],
+                "egress": [
+                    {
+                        "to": [{"podSelector": {"matchLabels": platform.selector(COMPONENT)}}],
+                        "ports": [{"protocol": "TCP", "port": CLIENT.port}],
+                    }
+                ],
+            },
+        )
+
+        if args.nats_box:
+            context_script = (
+                # A saved context, so `kubectl exec` users just run `nats ...`.
+                'nats context save default --server "$NATS_URL" '
+                + ('--user "$NATS_USER" --password "$NATS_PASSWORD" ' if args.auth else "")
+                + "--select >/dev/null\nexec sleep infinity\n"
+            )
+            Workload(
+                f"{name}-box",
+                WorkloadArgs(
+                    platform=platform,
+                    component="nats-box",
+                    tier="message-bus",
+                    main=Container(
+                        name="nats-box",
+                        image=args.box_image,
+                        command=("sh", "-ec", context_script),
+                        env={**client_env, "HOME": "/tmp"},
+                        resources=args.box_resources,
+                        probes=Probes(
+                            liveness=Probe(command=("nats", "--version"), period=60),
+                            readiness=Probe(
+                                command=("nats", "server", "check", "connection"), period=30
+                            ),
+                        ),
+                    ),
+                    service=None,
+                    network=to_bus,
+                ),
+                pulumi.ResourceOptions(parent=self),
+            )
+
+        self.endpoint = BusEndpoint(url=url, bucket=args.bucket, credentials_secret=secret_name)
+        self.url = url
+        self.bucket = args.bucket
+        self.register_outputs(
+            {"url": url, "bucket": args.bucket, "credentialsSecret": secret_name, "host": fullname}
+        )

@@ -1,0 +1,187 @@
+"""Message bus: seed 000's NATS cluster, KV registry Job and nats-box on both recorded stacks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from components.messaging import gomemlimit
+from stacks.errors import ConfigError
+from stacks.offline import Recording, is_secret, run_stack
+from tests.helpers import container, env_of, manifest, pod_spec
+
+NATS = "aegis-trader-nats"
+
+
+def test_statefulset_keeps_seed_000_names_ports_and_image(stack: Recording) -> None:
+    sts = manifest(stack, "StatefulSet", NATS)
+    assert sts["spec"]["serviceName"] == f"{NATS}-headless"
+    assert sts["spec"]["podManagementPolicy"] == "Parallel"
+    assert sts["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "nats",
+        "app.kubernetes.io/instance": "aegis-trader",
+    }
+    nats = container(stack, "StatefulSet", NATS, "nats")
+    assert nats["image"] == "nats:2.11.6-alpine"
+    ports = {p["name"]: p["containerPort"] for p in nats["ports"]}
+    assert ports == {"client": 4222, "cluster": 6222, "monitor": 8222}
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    assert {"name": "data", "mountPath": "/data"} in nats["volumeMounts"]
+    assert claim["metadata"]["name"] == "data"
+
+
+def test_services_keep_seed_000_names_and_ports(stack: Recording) -> None:
+    client = manifest(stack, "Service", NATS)["spec"]
+    assert [(p["name"], p["port"]) for p in client["ports"]] == [("client", 4222)]
+    headless = manifest(stack, "Service", f"{NATS}-headless")["spec"]
+    assert headless["clusterIP"] == "None"
+    assert headless["publishNotReadyAddresses"] is True
+    assert {p["port"] for p in headless["ports"]} == {4222, 6222, 8222}
+
+
+def test_production_keeps_seed_000_tested_sizes(prod: Recording) -> None:
+    sts = manifest(prod, "StatefulSet", NATS)
+    assert sts["spec"]["replicas"] == 3
+    nats = container(prod, "StatefulSet", NATS, "nats")
+    assert nats["resources"] == {
+        "requests": {"cpu": "1", "memory": "4Gi"},
+        "limits": {"cpu": "2", "memory": "8Gi"},
+    }
+    assert env_of(nats)["GOMEMLIMIT"] == "7GiB"
+    storage = sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"]
+    assert storage == "10Gi"
+    spread = pod_spec(prod, "StatefulSet", NATS)["topologySpreadConstraints"][0]
+    assert spread["whenUnsatisfiable"] == "DoNotSchedule"
+
+
+def test_production_protects_the_cluster_and_its_volumes(prod: Recording) -> None:
+    sts = prod.get("StatefulSet", NATS)
+    assert sts.protect and sts.retain_on_delete
+    policy = sts.manifest()["spec"]["persistentVolumeClaimRetentionPolicy"]
+    assert policy == {"whenDeleted": "Retain", "whenScaled": "Retain"}
+    password = next(
+        r for r in prod.resources if r.type == "random:index/randomPassword:RandomPassword"
+    )
+    assert password.protect
+
+
+def test_local_fits_the_node_and_keeps_open_access(dev: Recording) -> None:
+    nats = container(dev, "StatefulSet", NATS, "nats")
+    assert nats["resources"]["limits"]["memory"] == "512Mi"
+    assert env_of(nats)["GOMEMLIMIT"] == "448MiB"
+    assert "NATS_PASSWORD" not in env_of(nats)
+    assert dev.of_kind("Secret") == []
+    assert not dev.get("StatefulSet", NATS).protect
+
+
+def test_server_config_routes_every_replica_through_the_headless_service(stack: Recording) -> None:
+    conf = manifest(stack, "ConfigMap", NATS)["data"]["nats.conf"]
+    for i in range(3):
+        assert f"nats://{NATS}-{i}.{NATS}-headless:6222" in conf
+    assert "http_port: 8222" in conf
+    assert "lame_duck_duration: 30s" in conf
+    assert "store_dir: /data/jetstream" in conf
+    template = manifest(stack, "StatefulSet", NATS)["spec"]["template"]
+    assert template["metadata"]["annotations"]["checksum/config"]
+
+
+def test_probes_separate_server_readiness_from_jetstream_health(stack: Recording) -> None:
+    nats = container(stack, "StatefulSet", NATS, "nats")
+    assert nats["readinessProbe"]["httpGet"]["path"] == "/healthz?js-server-only=true"
+    assert nats["livenessProbe"]["httpGet"]["path"] == "/healthz?js-enabled-only=true"
+    assert nats["startupProbe"]["httpGet"]["path"] == "/healthz"
+    assert nats["lifecycle"]["preStop"]["exec"]["command"][0] == "nats-server"
+    grace = pod_spec(stack, "StatefulSet", NATS)["terminationGracePeriodSeconds"]
+    assert grace > 30  # longer than the lame-duck duration
+
+
+def test_pdb_allows_one_pod_down(stack: Recording) -> None:
+    assert manifest(stack, "PodDisruptionBudget", NATS)["spec"]["maxUnavailable"] == 1
+
+
+def test_exporter_serves_jetstream_metrics_on_7777(stack: Recording) -> None:
+    exporter = container(stack, "StatefulSet", NATS, "exporter")
+    assert exporter["ports"] == [{"name": "metrics", "containerPort": 7777, "protocol": "TCP"}]
+    assert "-jsz=all" in exporter["args"]
+
+
+def test_kv_job_creates_the_registry_bucket_idempotently(stack: Recording) -> None:
+    job = stack.get("Job", "aegis-trader-create-kv-bucket")
+    body = job.manifest()
+    assert body["metadata"]["annotations"]["pulumi.com/replaceUnready"] == "true"
+    script = body["spec"]["template"]["spec"]["containers"][0]["command"][-1]
+    assert "nats kv info service_registry" in script
+    assert "nats kv add service_registry --replicas=3" in script
+    # The Job waits for the StatefulSet (Pulumi expands a component dependency to its children).
+    assert stack.get("StatefulSet", NATS).urn in job.dependencies
+    assert stack.outputs["natsKvBucket"] == "service_registry"
+    assert stack.outputs["natsUrl"] == "nats://aegis-trader-nats:4222"
+
+
+def test_nats_box_is_deployed_with_a_context(stack: Recording) -> None:
+    box = container(stack, "Deployment", "aegis-trader-nats-box", "nats-box")
+    assert "nats context save default" in box["command"][-1]
+    assert env_of(box)["NATS_URL"] == "nats://aegis-trader-nats:4222"
+
+
+def test_production_clients_authenticate_with_a_generated_secret(prod: Recording) -> None:
+    secret = prod.get("Secret", "aegis-trader-nats-auth")
+    assert is_secret(secret.inputs["stringData"])  # the generated password never leaves secrecy
+    assert prod.outputs["natsCredentialsSecret"] == "aegis-trader-nats-auth"
+    assert "natsCredentialsSecret" not in prod.secret_outputs  # a name, not a value
+    conf = manifest(prod, "ConfigMap", NATS)["data"]["nats.conf"]
+    assert "password: $NATS_PASSWORD" in conf
+    box = container(prod, "Deployment", "aegis-trader-nats-box", "nats-box")
+    assert env_of(box)["NATS_PASSWORD"] == {
+        "secretKeyRef": {"name": "aegis-trader-nats-auth", "key": "password"}
+    }
+
+
+def test_network_policy_admits_cluster_routes_and_admin_clients(stack: Recording) -> None:
+    spec = manifest(stack, "NetworkPolicy", NATS)["spec"]
+    sources = [
+        rule["from"][0]["podSelector"]["matchLabels"].get("app.kubernetes.io/name")
+        for rule in spec["ingress"]
+    ]
+    assert {"nats", "nats-box", "create-kv-bucket"} <= set(sources)
+
+
+@pytest.mark.parametrize(
+    ("limit", "expected"), [("8Gi", "7GiB"), ("512Mi", "448MiB"), ("4Gi", "3584MiB")]
+)
+def test_gomemlimit_is_seven_eighths_of_the_limit(limit: str, expected: str) -> None:
+    assert gomemlimit(limit) == expected
+
+
+BAD: list[tuple[dict[str, Any], str, str, str]] = [
+    ({"replicas": 2}, "messageBus.replicas", "2", "1, 3 or 5"),
+    ({"replicas": 4}, "messageBus.replicas", "4", "1, 3 or 5"),
+    ({"replicas": 0}, "messageBus.replicas", "0", "1, 3 or 5"),
+    ({"replicas": -1}, "messageBus.replicas", "-1", "1, 3 or 5"),
+    ({"bucket": "service.registry"}, "messageBus.bucket", "service.registry", "KV bucket name"),
+    (
+        {"jetstream": {"maxMemoryStore": "400Mi"}},
+        "messageBus",
+        "400Mi",
+        "at least twice its size",
+    ),
+    ({"jetstream": {"maxFileStore": "20Gi"}}, "messageBus", "20Gi", "must fit the volume"),
+    ({"image": "nats"}, "messageBus.image", "nats", "pinned by tag or digest"),
+    ({"image": "nats:latest"}, "messageBus.image", "nats:latest", "must not use the moving tag"),
+    ({"image": "NATS 2.11"}, "messageBus.image", "NATS 2.11", "image reference"),
+]
+
+
+@pytest.mark.parametrize(("bus", "key", "value", "allowed"), BAD, ids=[str(b[0]) for b in BAD])
+def test_bad_bus_config_fails_before_any_resource(
+    bus: dict[str, Any], key: str, value: str, allowed: str
+) -> None:
+    recording = Recording("dev")
+    with pytest.raises(ConfigError) as raised:
+        run_stack("dev", {"messageBus": bus}, recording=recording)
+    assert recording.resources == []
+    message = str(raised.value)
+    assert f"trading-platform:{key}" in message
+    assert value in message
+    assert allowed in message
