@@ -38,6 +38,8 @@ class Platform:
     spread_across_nodes: bool = False
     protect_data: bool = False
     monitoring_namespace: str | None = None
+    # OTLP collector every workload reports traces and metrics to (None: tracing off).
+    otlp_endpoint: str | None = None
 
     def name(self, component: str) -> str:
         return fullname(self.release, component)
@@ -392,6 +394,17 @@ def config_checksum(values: Mapping[str, Any]) -> str:
     return hashlib.sha256(payload).hexdigest()
 
 
+def otel_env(args: WorkloadArgs) -> dict[str, EnvValue]:
+    """OpenTelemetry SDK settings for the main container, when the platform has a collector."""
+    if args.platform.otlp_endpoint is None:
+        return {}
+    return {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": args.platform.otlp_endpoint,
+        "OTEL_SERVICE_NAME": args.component,
+        "OTEL_RESOURCE_ATTRIBUTES": f"service.namespace={args.platform.release}",
+    }
+
+
 def pod_template(args: WorkloadArgs, checksum: pulumi.Input[str] | None) -> Manifest:
     """The pod template: labels are the selector only, so adopting Helm's pods restarts nothing."""
     platform = args.platform
@@ -401,7 +414,7 @@ def pod_template(args: WorkloadArgs, checksum: pulumi.Input[str] | None) -> Mani
     main_mounts = scratch_mounts + claim_mounts + args.main.mounts
     if args.config and args.config_mount:
         main_mounts += (Mount("config", args.config_mount, read_only=True),)
-    main = replace(args.main, mounts=main_mounts)
+    main = replace(args.main, mounts=main_mounts, env={**otel_env(args), **args.main.env})
 
     def build(c: Container) -> Manifest:
         return container_manifest(c, args.security, platform.image_pull_policy, config_map)

@@ -238,3 +238,15 @@ def test_secret_inputs_stay_secret() -> None:
     assert env == [
         {"name": "PASSWORD", "valueFrom": {"secretKeyRef": {"name": "rel-db", "key": "password"}}}
     ]
+
+
+def test_workloads_report_to_the_collector_when_there_is_one() -> None:
+    platform = replace(PLATFORM, otlp_endpoint="http://rel-otel-collector:4317")
+    env = body(record(replace(BASE, platform=platform)), "Deployment")["spec"]["template"]["spec"][
+        "containers"
+    ][0]["env"]
+    names = {e["name"]: e.get("value") for e in env}
+    assert names["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://rel-otel-collector:4317"
+    assert names["OTEL_SERVICE_NAME"] == "api"
+    plain = body(record(BASE), "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert not any(e["name"].startswith("OTEL_") for e in plain)
