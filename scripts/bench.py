@@ -1,0 +1,112 @@
+"""Benchmark of the offline program run (not a test: timings vary by machine).
+
+Prints render wall time for dev and prod, and the program's cost per registered resource
+against a bare baseline measured in the same run: the same number of plain ConfigMaps
+registered under the same mocks. With `--catalogue`, it also grows the trading-service
+catalogue (10 -> 200 services) to show the cost stays linear.
+
+    .venv/bin/python scripts/bench.py [--repeat 3] [--catalogue]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import pulumi  # noqa: E402
+import pulumi_kubernetes as k8s  # noqa: E402
+
+from stacks.offline import Recording, run_program, run_stack  # noqa: E402
+from stacks.render import write  # noqa: E402
+
+TARGET_RATIO = 1.3
+
+
+def timed(action: Callable[[], Recording], repeat: int) -> tuple[float, Recording]:
+    """Median wall time of `repeat` runs, and the last recording."""
+    times, recording = [], action()  # warm-up: imports and caches are not the program's cost
+    for _ in range(repeat):
+        start = time.perf_counter()
+        recording = action()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), recording
+
+
+def baseline(count: int) -> Recording:
+    """`count` plain objects under the same mocks: the floor any program pays."""
+
+    def program() -> None:
+        provider = k8s.Provider("kubernetes", context="bench")
+        opts = pulumi.ResourceOptions(provider=provider)
+        for i in range(count - 1):
+            k8s.core.v1.ConfigMap(
+                f"plain-{i}",
+                metadata={"name": f"plain-{i}", "namespace": "bench"},
+                data={"key": "value"},
+                opts=opts,
+            )
+
+    return run_program(program, "bench")
+
+
+def per_resource(seconds: float, recording: Recording) -> float:
+    return seconds / max(1, len(recording.resources))
+
+
+def catalogue_overrides(count: int) -> dict[str, Any]:
+    """Add synthetic services to the catalogue (ports from 20000), for the growth curve."""
+    services = {
+        f"bench-svc-{i}": {"port": 20000 + i, "stage": "processing", "calls": ["nats"]}
+        for i in range(count)
+    }
+    return {"tradingServices": {"services": services}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="offline program benchmark")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--catalogue", action="store_true", help="grow the catalogue 10 -> 200")
+    options = parser.parse_args(argv)
+    worst = 0.0
+    for stack in ("dev", "prod"):
+        with tempfile.TemporaryDirectory() as out:
+
+            def render(stack: str = stack, out: str = out) -> Recording:
+                recording = run_stack(stack)
+                write(recording, Path(out))
+                return recording
+
+            render_seconds, _ = timed(render, options.repeat)
+        seconds, recording = timed(lambda stack=stack: run_stack(stack), options.repeat)
+        count = len(recording.resources)
+        base_seconds, _ = timed(lambda count=count: baseline(count), options.repeat)
+        ratio = per_resource(seconds, recording) / (base_seconds / count)
+        worst = max(worst, ratio)
+        print(
+            f"{stack}: render {render_seconds:.2f}s; program {seconds:.2f}s for {count} "
+            f"resources = {1000 * seconds / count:.2f} ms/resource vs baseline "
+            f"{1000 * base_seconds / count:.2f} ms/resource: {ratio:.2f}x"
+        )
+    if options.catalogue:
+        for extra in (0, 50, 100, 190):
+            seconds, recording = timed(
+                lambda extra=extra: run_stack("dev", catalogue_overrides(extra)), options.repeat
+            )
+            print(
+                f"catalogue +{extra:>3}: {len(recording.resources):>5} resources, "
+                f"{seconds:.2f}s, {1000 * per_resource(seconds, recording):.2f} ms/resource"
+            )
+    print(f"worst ratio {worst:.2f}x (target {TARGET_RATIO}x)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
