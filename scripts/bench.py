@@ -21,11 +21,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pulumi  # noqa: E402
-import pulumi_kubernetes as k8s  # noqa: E402
+import pulumi
+import pulumi_kubernetes as k8s
 
-from stacks.offline import Recording, run_program, run_stack  # noqa: E402
-from stacks.render import write  # noqa: E402
+from stacks.offline import Recording, run_program, run_stack
+from stacks.render import write
 
 TARGET_RATIO = 1.3
 
