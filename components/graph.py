@@ -29,7 +29,7 @@ class ServicePort:
 
 @dataclass(frozen=True)
 class Node:
-    """A callable service: where it listens and whom it calls."""
+    """A service: where it listens (no ports: a caller only, e.g. a Job) and whom it calls."""
 
     name: str
     host: str
@@ -67,6 +67,12 @@ class DependencyGraph:
                     known = ", ".join(sorted(self._nodes))
                     raise GraphError(
                         node.declared_at or f"{node.name}.calls", callee, f"known services: {known}"
+                    )
+                if not self._nodes[callee].ports:
+                    raise GraphError(
+                        node.declared_at or f"{node.name}.calls",
+                        callee,
+                        "calls must name a service that listens on a port",
                     )
                 if callee == node.name:
                     raise GraphError(

@@ -16,7 +16,7 @@ import pulumi_random as random
 from components.endpoints import BusEndpoint
 from components.graph import DependencyGraph, Node, ServicePort
 from components.kube import kube
-from components.network import NetworkAccess, Peer, access_from_graph
+from components.network import access_from_graph, workload_policy_spec
 from components.quantities import parse_bytes
 from components.workload import (
     Container,
@@ -117,18 +117,32 @@ def server_config(args: MessageBusArgs) -> str:
     return "\n".join(lines) + "\n"
 
 
+ADMIN_CLIENTS = ("nats-box", "create-kv-bucket")
+
+
 def bus_nodes(platform: Platform) -> list[Node]:
-    """The bus as the dependency graph sees it: clients call `nats` on 4222."""
-    return [
+    """The bus as the dependency graph sees it: clients call `nats` on 4222; the KV Job and
+    nats-box are its own callers."""
+    server = Node(
+        name=COMPONENT,
+        host=platform.name(COMPONENT),
+        ports=(CLIENT,),
+        selector=platform.selector(COMPONENT),
+        service_account=platform.name(COMPONENT),
+        scheme="nats",
+    )
+    admins = [
         Node(
-            name=COMPONENT,
-            host=platform.name(COMPONENT),
-            ports=(CLIENT,),
-            selector=platform.selector(COMPONENT),
-            service_account=platform.name(COMPONENT),
-            scheme="nats",
+            name=admin,
+            host=platform.name(admin),
+            ports=(),
+            selector=platform.selector(admin),
+            service_account=platform.name(admin),
+            calls=(COMPONENT,),
         )
+        for admin in ADMIN_CLIENTS
     ]
+    return [server, *admins]
 
 
 class MessageBus(pulumi.ComponentResource):
@@ -167,16 +181,7 @@ class MessageBus(pulumi.ComponentResource):
                 "NATS_PASSWORD": SecretEnv(secret_name, "password"),
             }
 
-        box_selector = platform.selector("nats-box")
         job_selector = platform.selector("create-kv-bucket")
-        graph_access = access_from_graph(
-            args.graph,
-            COMPONENT,
-            scrape_ports=(METRICS,),
-            monitoring_namespace=platform.monitoring_namespace,
-            peer_ports=(CLUSTER,),
-        )
-        admins = tuple(Peer(s, (CLIENT,)) for s in (box_selector, job_selector))
         server = Container(
             name="nats",
             image=args.image,
@@ -234,10 +239,12 @@ class MessageBus(pulumi.ComponentResource):
                     VolumeClaim("data", "/data", args.storage_size, args.storage_class),
                 ),
                 service=ServiceSpec(ports=(CLIENT,)),
-                network=NetworkAccess(
-                    ingress=graph_access.ingress + admins,
-                    egress=graph_access.egress,
-                    peer_ports=graph_access.peer_ports,
+                network=access_from_graph(
+                    args.graph,
+                    COMPONENT,
+                    scrape_ports=(METRICS,),
+                    monitoring_namespace=platform.monitoring_namespace,
+                    peer_ports=(CLUSTER,),
                 ),
                 pod_management_policy="Parallel",
                 spread="hard",
@@ -246,7 +253,6 @@ class MessageBus(pulumi.ComponentResource):
             pulumi.ResourceOptions(parent=self),
         )
         client_env: dict[str, EnvValue] = {"NATS_URL": url, **credentials}
-        to_bus = NetworkAccess(egress=(Peer(platform.selector(COMPONENT), (CLIENT,)),))
 
         kv_script = (
             # Waits for JetStream, then creates the bucket once: a re-run finds it and succeeds.
@@ -261,6 +267,15 @@ class MessageBus(pulumi.ComponentResource):
             "fi\n"
         )
         job_name = platform.name("create-kv-bucket")
+        job_meta = platform.metadata("create-kv-bucket", tier="message-bus")
+        # Its own identity, so mesh authorization can name it as a caller of the bus.
+        kube(
+            k8s.core.v1.ServiceAccount,
+            f"{name}-create-kv-bucket-sa",
+            opts=pulumi.ResourceOptions(parent=self),
+            metadata=job_meta,
+            automount_service_account_token=False,
+        )
         job_container = Container(
             name="create-kv-bucket",
             image=args.box_image,
@@ -283,7 +298,10 @@ class MessageBus(pulumi.ComponentResource):
                 "activeDeadlineSeconds": 900,
                 "template": {
                     "metadata": {"labels": job_selector},
-                    "spec": batch_pod_spec(platform, [job_container]),
+                    "spec": {
+                        **batch_pod_spec(platform, [job_container]),
+                        "serviceAccountName": job_name,
+                    },
                 },
             },
         )
@@ -291,17 +309,10 @@ class MessageBus(pulumi.ComponentResource):
             k8s.networking.v1.NetworkPolicy,
             f"{name}-create-kv-bucket-netpol",
             opts=pulumi.ResourceOptions(parent=self),
-            metadata=platform.metadata("create-kv-bucket", name=job_name, tier="message-bus"),
-            spec={
-                "podSelector": {"matchLabels": job_selector},
-                "policyTypes": ["Ingress", "Egress"],
-                "egress": [
-                    {
-                        "to": [{"podSelector": {"matchLabels": platform.selector(COMPONENT)}}],
-                        "ports": [{"protocol": "TCP", "port": CLIENT.port}],
-                    }
-                ],
-            },
+            metadata=job_meta,
+            spec=workload_policy_spec(
+                job_selector, access_from_graph(args.graph, "create-kv-bucket")
+            ),
         )
 
         if args.nats_box:
@@ -331,7 +342,7 @@ class MessageBus(pulumi.ComponentResource):
                         ),
                     ),
                     service=None,
-                    network=to_bus,
+                    network=access_from_graph(args.graph, "nats-box"),
                 ),
                 pulumi.ResourceOptions(parent=self),
             )

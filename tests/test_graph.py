@@ -89,3 +89,11 @@ def test_scrapes_and_external_egress_are_explicit() -> None:
     assert external["to"][0]["ipBlock"]["cidr"] == "0.0.0.0/0"
     assert "10.0.0.0/8" in external["to"][0]["ipBlock"]["except"]
     assert {p["port"] for p in external["ports"]} == {443, 80}
+
+
+def test_a_caller_only_node_cannot_be_called() -> None:
+    job = Node("job", "rel-job", (), {"app.kubernetes.io/name": "job"}, "rel-job", calls=("db",))
+    graph = DependencyGraph([node("db", 5432), job])
+    assert [c.name for c in graph.callers("db")] == ["job"]
+    with pytest.raises(GraphError, match="listens on a port"):
+        DependencyGraph([node("db", 5432, "job"), job])
