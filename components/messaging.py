@@ -239,12 +239,8 @@ class MessageBus(pulumi.ComponentResource):
                     VolumeClaim("data", "/data", args.storage_size, args.storage_class),
                 ),
                 service=ServiceSpec(ports=(CLIENT,)),
-                network=access_from_graph(
-                    args.graph,
-                    COMPONENT,
-                    scrape_ports=(METRICS,),
-                    monitoring_namespace=platform.monitoring_namespace,
-                    peer_ports=(CLUSTER,),
+                network=platform.access(
+                    args.graph, COMPONENT, scrape_ports=(METRICS,), peer_ports=(CLUSTER,)
                 ),
                 pod_management_policy="Parallel",
                 spread="hard",
@@ -342,7 +338,7 @@ class MessageBus(pulumi.ComponentResource):
                         ),
                     ),
                     service=None,
-                    network=access_from_graph(args.graph, "nats-box"),
+                    network=platform.access(args.graph, "nats-box"),
                 ),
                 pulumi.ResourceOptions(parent=self),
             )

@@ -16,10 +16,10 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.graph import ServicePort
+from components.graph import DependencyGraph, ServicePort
 from components.kube import kube
 from components.naming import fullname, recommended_labels, selector_labels
-from components.network import NetworkAccess, workload_policy_spec
+from components.network import NetworkAccess, Peer, access_from_graph, workload_policy_spec
 
 Manifest = dict[str, Any]
 
@@ -40,9 +40,34 @@ class Platform:
     monitoring_namespace: str | None = None
     # OTLP collector every workload reports traces and metrics to (None: tracing off).
     otlp_endpoint: str | None = None
+    # Where public traffic enters (mesh ingress gateway or ingress controller pods).
+    public_entry: Peer | None = None
+    # Components kept out of the service mesh (component name, or its prefix before `-<n>`).
+    mesh_opt_out: tuple[str, ...] = ()
 
     def name(self, component: str) -> str:
         return fullname(self.release, component)
+
+    def out_of_mesh(self, component: str) -> bool:
+        return any(component == c or component.startswith(f"{c}-") for c in self.mesh_opt_out)
+
+    def access(
+        self,
+        graph: DependencyGraph,
+        component: str,
+        *,
+        scrape_ports: tuple[ServicePort, ...] = (),
+        peer_ports: tuple[ServicePort, ...] = (),
+    ) -> NetworkAccess:
+        """The graph's network rules for `component`, with this platform's scrape and entry."""
+        return access_from_graph(
+            graph,
+            component,
+            scrape_ports=scrape_ports,
+            monitoring_namespace=self.monitoring_namespace,
+            public_entry=self.public_entry,
+            peer_ports=peer_ports,
+        )
 
     def labels(self, component: str, tier: str | None = None) -> dict[str, str]:
         return recommended_labels(self.release, component, self.version, tier)
@@ -454,7 +479,12 @@ def pod_template(args: WorkloadArgs, checksum: pulumi.Input[str] | None) -> Mani
     annotations: Manifest = dict(args.pod_annotations)
     if checksum is not None:
         annotations["checksum/config"] = checksum
-    metadata: Manifest = {"labels": args.selector}
+    labels = dict(args.selector)
+    if platform.out_of_mesh(args.component):
+        # Sidecar mode reads the annotation, ambient mode the label.
+        annotations["sidecar.istio.io/inject"] = "false"
+        labels["istio.io/dataplane-mode"] = "none"
+    metadata: Manifest = {"labels": labels}
     if annotations:
         metadata["annotations"] = annotations
     return {"metadata": metadata, "spec": spec}
