@@ -41,18 +41,25 @@ class DatabaseEndpoint:
     user: str
     secret: pulumi.Input[str]
     password_key: str = "password"
+    # libpq sslmode, set for managed servers (e.g. `require` for Supabase); None: the default.
+    ssl_mode: str | None = None
 
     def env(self) -> dict[str, EnvValue]:
-        return {
+        query = f"?sslmode={self.ssl_mode}" if self.ssl_mode else ""
+        env: dict[str, EnvValue] = {
             "POSTGRES_HOST": self.host,
             "POSTGRES_PORT": str(self.port),
             "POSTGRES_DB": self.database,
             "POSTGRES_USER": self.user,
             "POSTGRES_PASSWORD": SecretEnv(self.secret, self.password_key),
             "SERVICE_POSTGRES_URL": (
-                f"postgresql://{self.user}:$(POSTGRES_PASSWORD)@{self.host}:{self.port}/{self.database}"
+                f"postgresql://{self.user}:$(POSTGRES_PASSWORD)@{self.host}:{self.port}"
+                f"/{self.database}{query}"
             ),
         }
+        if self.ssl_mode:
+            env["PGSSLMODE"] = self.ssl_mode
+        return env
 
 
 @dataclass(frozen=True)
