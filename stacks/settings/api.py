@@ -1,0 +1,201 @@
+"""Settings of the `api` key: seed 002's FastAPI backend and Nginx balancer, seed 004's backend
+autoscaling, and the optional Ingress of seed 001 (TLS, rate limiting, security headers)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
+
+from components.api import DEFAULT_SECURITY_HEADERS, api_nodes
+from components.graph import DependencyGraph, Node
+from components.workload import Platform
+from stacks.errors import ConfigError
+from stacks.settings.engine import EngineSettings
+from stacks.settings.types import (
+    AutoscalingSettings,
+    DnsLabel,
+    ImageRef,
+    Model,
+    ResourceSettings,
+    positive,
+)
+from stacks.versions import IMAGES
+
+SERVICE_TYPES = ("ClusterIP", "LoadBalancer")
+_HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)+$")
+_APP = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+_HEADER_VALUE = re.compile(r'^[^"\\\r\n$]+$')
+
+
+def _service_type(value: Any) -> Any:
+    # Before the Literal check, so the message says why NodePort is missing from the list.
+    if value not in SERVICE_TYPES:
+        raise ValueError(
+            "must be ClusterIP (kind: reach it with kubectl port-forward) or LoadBalancer "
+            "(OrbStack, production); NodePort and ExternalName are not allowed by platform "
+            "policy (NodePort opens the port on every node)"
+        )
+    return value
+
+
+def _port(value: int) -> int:
+    if not 1 <= value <= 65535:
+        raise ValueError("must be a port number between 1 and 65535")
+    return value
+
+
+def _unprivileged_port(value: int) -> int:
+    if not 1024 <= value <= 65535:
+        raise ValueError(
+            "must be a port between 1024 and 65535 (nginx runs as non-root without capabilities)"
+        )
+    return value
+
+
+def _workers(value: int) -> int:
+    if not 1 <= value <= 64:
+        raise ValueError("must be between 1 and 64 uvicorn worker processes")
+    return value
+
+
+def _host(value: str) -> str:
+    if len(value) > 253 or not _HOST.match(value):
+        raise ValueError(
+            "must be a fully qualified DNS name in lower case, e.g. api.trading.example.com"
+        )
+    return value
+
+
+def _app(value: str) -> str:
+    if not _APP.match(value):
+        raise ValueError("must be an ASGI application as module:attribute, e.g. app.main:app")
+    return value
+
+
+def _headers(value: dict[str, str]) -> dict[str, str]:
+    for name, text in value.items():
+        if not _HEADER_NAME.match(name) or not _HEADER_VALUE.match(text):
+            raise ValueError(
+                f"header {name!r}: names are letters, digits and '-'; values are non-empty and "
+                "contain no quotes, backslashes, '$' or newlines"
+            )
+    return value
+
+
+ServiceType = Annotated[Literal["ClusterIP", "LoadBalancer"], BeforeValidator(_service_type)]
+Port = Annotated[int, AfterValidator(_port)]
+Host = Annotated[str, AfterValidator(_host)]
+Replicas = Annotated[int, positive("a replica count")]
+
+
+class BackendSettings(Model):
+    """The FastAPI backend (seed 002): port 8000, 4 uvicorn workers, /health."""
+
+    image: ImageRef = IMAGES["hftBackend"]
+    app_module: Annotated[str, AfterValidator(_app)] = "app.main:app"
+    port: Port = 8000
+    workers: Annotated[int, AfterValidator(_workers)] = 4
+    replicas: Replicas = 1
+    resources: ResourceSettings
+    # Seed 004's backend HPA in production; None: `replicas` fixed.
+    autoscaling: AutoscalingSettings | None = None
+
+
+class BalancerSettings(Model):
+    """The Nginx least-connections balancer in front of the backend (seed 002)."""
+
+    image: ImageRef = IMAGES["nginx"]
+    port: Annotated[int, AfterValidator(_unprivileged_port)] = 8080
+    replicas: Replicas = 1
+    service_type: ServiceType
+    resources: ResourceSettings
+    # DNS server nginx re-resolves the backend pods with (nginx uses no search domains).
+    resolver: Annotated[str, Field(min_length=1)] = "kube-dns.kube-system.svc.cluster.local"
+    cluster_domain: Annotated[str, Field(min_length=1)] = "cluster.local"
+    worker_connections: Annotated[int, positive("connections")] = 1024
+
+
+class TlsSettings(Model):
+    enabled: bool = False
+    # cert-manager ClusterIssuer that signs the certificate (required when enabled).
+    issuer: DnsLabel | None = None
+    # Secret cert-manager writes the certificate to; default `{release}-api-tls`.
+    secret_name: DnsLabel | None = None
+
+    @model_validator(mode="after")
+    def _issuer(self) -> TlsSettings:
+        if self.enabled and self.issuer is None:
+            raise ValueError(
+                "TLS is enabled without an issuer; set issuer to the name of the cert-manager "
+                "ClusterIssuer that signs the certificate, or disable TLS"
+            )
+        return self
+
+
+class RateLimitSettings(Model):
+    """ingress-nginx limits per client address (seed 001's ingress rate limiting)."""
+
+    rps: Annotated[int, positive("requests per second")] = 50
+    burst_multiplier: Annotated[int, positive("a multiplier")] = 5
+    connections: Annotated[int, positive("connections")] = 20
+
+
+class IngressSettings(Model):
+    enabled: bool = False
+    class_name: DnsLabel = "nginx"
+    api_host: Host | None = None
+    ui_host: Host | None = None
+    # The graph service `uiHost` routes to (its first port), as the mesh gateway's UI route does.
+    ui_service: DnsLabel = "monitor-ui"
+    tls: TlsSettings = TlsSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    # Response headers via the `custom-headers` annotation; the controller must allow them in
+    # its `global-allowed-response-headers` (README "HFT engine and API").
+    security_headers: bool = True
+
+    @model_validator(mode="after")
+    def _hosts(self) -> IngressSettings:
+        if self.enabled and self.api_host is None:
+            raise ValueError(
+                "the Ingress is enabled without apiHost; set apiHost (and optionally uiHost) "
+                "to the DNS names it publishes, or disable it"
+            )
+        if self.api_host is not None and self.api_host == self.ui_host:
+            raise ValueError(f"apiHost and uiHost are both {self.api_host}; they must differ")
+        return self
+
+
+class ApiSettings(Model):
+    backend: BackendSettings
+    balancer: BalancerSettings
+    ingress: IngressSettings = IngressSettings()
+    # Added by the balancer to every response, and by the Ingress when it is enabled.
+    security_headers: Annotated[dict[str, str], AfterValidator(_headers)] = dict(
+        DEFAULT_SECURITY_HEADERS
+    )
+
+    def nodes(self, platform: Platform, engine: EngineSettings) -> list[Node]:
+        """`backend` (calling postgres, redis, nats and every engine shard) and `balancer`."""
+        return api_nodes(
+            platform,
+            engine.shards,
+            backend_port=self.backend.port,
+            balancer_port=self.balancer.port,
+        )
+
+    def ingress_services(self) -> set[str]:
+        """Graph services the Ingress routes a host to (beyond the always-public balancer)."""
+        ingress = self.ingress
+        return {ingress.ui_service} if ingress.enabled and ingress.ui_host else set()
+
+    def check(self, graph: DependencyGraph, *, ingress: bool) -> None:
+        """The Ingress's UI route must name a service of the graph that listens on a port."""
+        service = self.ingress.ui_service
+        if not ingress or service not in self.ingress_services():
+            return
+        if service not in graph or not graph[service].ports:
+            known = ", ".join(sorted(n for n in graph.names if graph[n].ports))
+            raise ConfigError("api.ingress.uiService", service, f"known services: {known}")

@@ -1,0 +1,418 @@
+"""API tier: seed 002's backend and least-connections balancer, seed 004's backend HPA, and the
+seed 001 Ingress (TLS, rate limits, security headers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from components.api import (
+    Api,
+    ApiArgs,
+    BackendArgs,
+    BalancerArgs,
+    IngressArgs,
+    IngressBackend,
+    api_nodes,
+    backend_env,
+)
+from components.endpoints import BusEndpoint, CacheEndpoint, DatabaseEndpoint
+from components.engine import engine_nodes
+from components.graph import DependencyGraph, Node, ServicePort
+from components.messaging import bus_nodes
+from components.workload import Platform, Resources
+from stacks.errors import ConfigError
+from stacks.offline import Recording, run_program, run_stack
+from tests.conftest import KUBERNETES_VERSIONS
+from tests.helpers import container, env_of, manifest, pod_spec
+
+BACKEND = "aegis-trader-backend"
+NGINX = "aegis-trader-nginx"
+INGRESS = {
+    "enabled": True,
+    "apiHost": "api.trading.example.com",
+    "uiHost": "trading.example.com",
+}
+
+
+@pytest.fixture(scope="module")
+def with_ingress() -> Recording:
+    # Without the mesh: with it, the mesh gateway publishes the hosts instead.
+    return run_stack("prod", {"api": {"ingress": INGRESS}, "mesh": {"enabled": False}})
+
+
+def nginx_conf(recording: Recording) -> str:
+    conf: str = manifest(recording, "ConfigMap", NGINX)["data"]["nginx.conf"]
+    return conf
+
+
+def test_backend_serves_fastapi_on_8000_with_4_uvicorn_workers(stack: Recording) -> None:
+    backend = container(stack, "Deployment", BACKEND, "backend")
+    assert backend["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
+    command = backend["command"]
+    assert command[:2] == ["uvicorn", "app.main:app"]
+    assert command[command.index("--workers") + 1] == "4"
+    assert command[command.index("--port") + 1] == "8000"
+    assert env_of(backend)["UVICORN_WORKERS"] == "4"
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert backend[probe]["httpGet"] == {"path": "/health", "port": "http"}
+    service = manifest(stack, "Service", BACKEND)["spec"]
+    assert [(p["port"], p["protocol"]) for p in service["ports"]] == [(8000, "TCP")]
+
+
+def test_backend_is_told_the_stores_bus_and_engine_shards(stack: Recording) -> None:
+    backend = container(stack, "Deployment", BACKEND, "backend")
+    env = env_of(backend)
+    assert env["NATS_URL"] == "nats://aegis-trader-nats:4222"
+    assert env["POSTGRES_HOST"] == stack.outputs["postgres"]["host"]
+    assert env["POSTGRES_PASSWORD"]["secretKeyRef"]["name"] == stack.outputs["postgres"]["secret"]
+    assert env["REDIS_HOST"] == stack.outputs["redis"]["host"]
+    assert env["REDIS_PASSWORD"]["secretKeyRef"]["name"] == stack.outputs["redis"]["secret"]
+    names = [e["name"] for e in backend["env"]]
+    # `$(POSTGRES_PASSWORD)` expands only variables defined earlier in the list.
+    assert names.index("POSTGRES_PASSWORD") < names.index("SERVICE_POSTGRES_URL")
+    assert "$(POSTGRES_PASSWORD)" in env["SERVICE_POSTGRES_URL"]
+    shards = stack.outputs["engineShards"]
+    assert env["ENGINE_SHARDS"] == ",".join(shards)
+    assert env["ENGINE_SHARD_COUNT"] == str(len(shards))
+    assert env["SERVICE_HFT_ENGINE_0_URL"] == "grpc://aegis-trader-hft-engine-0:50051"
+
+
+def test_local_backend_is_one_replica_at_seed_002s_size(dev: Recording) -> None:
+    deployment = manifest(dev, "Deployment", BACKEND)
+    assert deployment["spec"]["replicas"] == 1
+    backend = container(dev, "Deployment", BACKEND, "backend")
+    assert backend["resources"] == {
+        "requests": {"cpu": "150m", "memory": "64Mi"},
+        "limits": {"cpu": "300m", "memory": "128Mi"},
+    }
+    assert [r.object_name for r in dev.of_kind("HorizontalPodAutoscaler")].count(BACKEND) == 0
+
+
+def test_production_backend_autoscales_as_seed_004s_backend(prod: Recording) -> None:
+    hpa = manifest(prod, "HorizontalPodAutoscaler", BACKEND)["spec"]
+    assert hpa["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": BACKEND}
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (2, 10)
+    assert hpa["metrics"] == [
+        {
+            "type": "Resource",
+            "resource": {
+                "name": "cpu",
+                "target": {"type": "Utilization", "averageUtilization": 70},
+            },
+        },
+        {
+            "type": "Pods",
+            "pods": {
+                "metric": {"name": "requests_per_second"},
+                "target": {"type": "AverageValue", "averageValue": "50"},
+            },
+        },
+    ]
+    assert hpa["behavior"] == {
+        "scaleUp": {"stabilizationWindowSeconds": 60},
+        "scaleDown": {"stabilizationWindowSeconds": 300},
+    }
+    assert "spec.replicas" in prod.get("Deployment", BACKEND).ignore_changes
+    assert manifest(prod, "PodDisruptionBudget", BACKEND)["spec"]["maxUnavailable"] == 1
+
+
+def test_balancer_is_least_connections_nginx_on_8080(stack: Recording) -> None:
+    conf = nginx_conf(stack)
+    upstream = conf[conf.index("upstream backend {") : conf.index("}", conf.index("upstream"))]
+    assert "least_conn;" in upstream
+    # The headless Service's pod addresses, re-resolved as the HPA adds pods.
+    namespace = manifest(stack, "Deployment", NGINX)["metadata"]["namespace"]
+    host = f"{BACKEND}-headless.{namespace}.svc.cluster.local"
+    assert f"server {host}:8000 resolve;" in upstream
+    assert "listen 8080;" in conf
+    assert "location = /health {" in conf
+    assert 'return 200 "ok\\n";' in conf
+    assert "pid /tmp/nginx.pid;" in conf
+    assert 'add_header X-Frame-Options "DENY" always;' in conf
+    headless = manifest(stack, "Service", f"{BACKEND}-headless")["spec"]
+    assert headless["clusterIP"] == "None"
+    assert headless["selector"] == {
+        "app.kubernetes.io/name": "backend",
+        "app.kubernetes.io/instance": "aegis-trader",
+    }
+
+
+def test_balancer_runs_unprivileged_nginx_with_its_config_mounted(stack: Recording) -> None:
+    nginx = container(stack, "Deployment", NGINX, "nginx")
+    assert nginx["image"] == "nginxinc/nginx-unprivileged:1.29.1-alpine"
+    assert nginx["command"] == [
+        "nginx",
+        "-c",
+        "/etc/nginx/trading/nginx.conf",
+        "-g",
+        "daemon off;",
+    ]
+    assert nginx["ports"] == [{"name": "http", "containerPort": 8080, "protocol": "TCP"}]
+    assert nginx["livenessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
+    assert nginx["securityContext"]["readOnlyRootFilesystem"] is True
+    mounts = {m["mountPath"] for m in nginx["volumeMounts"]}
+    assert {"/tmp", "/var/cache/nginx", "/etc/nginx/trading"} <= mounts
+    template = manifest(stack, "Deployment", NGINX)["spec"]["template"]
+    assert template["metadata"]["annotations"]["checksum/config"]  # pods roll on change
+    volumes = pod_spec(stack, "Deployment", NGINX)["volumes"]
+    assert {"name": "config", "configMap": {"name": NGINX}} in volumes
+
+
+def test_local_balancer_is_clusterip_for_port_forward(dev: Recording) -> None:
+    service = manifest(dev, "Service", NGINX)["spec"]
+    assert service["type"] == "ClusterIP"
+    assert [(p["name"], p["port"]) for p in service["ports"]] == [("http", 8080)]
+    nginx = container(dev, "Deployment", NGINX, "nginx")
+    assert nginx["resources"]["limits"] == {"cpu": "200m", "memory": "128Mi"}
+    assert dev.outputs["balancerService"] == NGINX
+    assert dev.outputs["balancerPort"] == 8080
+    assert dev.of_kind("Ingress") == []
+
+
+def test_production_balancer_is_a_loadbalancer_open_to_outside(prod: Recording) -> None:
+    assert manifest(prod, "Service", NGINX)["spec"]["type"] == "LoadBalancer"
+    public = manifest(prod, "NetworkPolicy", f"{NGINX}-public")["spec"]
+    assert public["ingress"] == [
+        {"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 8080}]}
+    ]
+    assert manifest(prod, "Deployment", NGINX)["spec"]["replicas"] == 2
+
+
+def test_network_policies_follow_the_graph(stack: Recording) -> None:
+    def sources(name: str) -> set[str]:
+        spec = manifest(stack, "NetworkPolicy", name)["spec"]
+        return {
+            rule["from"][0]["podSelector"]["matchLabels"].get("app.kubernetes.io/name", "*")
+            for rule in spec["ingress"]
+        }
+
+    assert "nginx" in sources(BACKEND)
+    egress = manifest(stack, "NetworkPolicy", BACKEND)["spec"]["egress"]
+    targets = {r["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for r in egress}
+    assert {"postgres", "redis", "nats", "hft-engine-0"} <= targets
+    nginx_egress = manifest(stack, "NetworkPolicy", NGINX)["spec"]["egress"]
+    assert nginx_egress == [
+        {
+            "to": [
+                {
+                    "podSelector": {
+                        "matchLabels": {
+                            "app.kubernetes.io/name": "backend",
+                            "app.kubernetes.io/instance": "aegis-trader",
+                        }
+                    }
+                }
+            ],
+            "ports": [{"protocol": "TCP", "port": 8000}],
+        }
+    ]
+
+
+def test_ingress_publishes_the_api_with_tls_rate_limits_and_headers(
+    with_ingress: Recording,
+) -> None:
+    ingress = manifest(with_ingress, "Ingress", "aegis-trader-api")
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["cert-manager.io/cluster-issuer"] == "letsencrypt-prod"
+    assert annotations["nginx.ingress.kubernetes.io/limit-rps"] == "50"
+    assert annotations["nginx.ingress.kubernetes.io/limit-connections"] == "20"
+    assert annotations["nginx.ingress.kubernetes.io/force-ssl-redirect"] == "true"
+    assert (
+        annotations["nginx.ingress.kubernetes.io/custom-headers"]
+        == "trading-prod/aegis-trader-api-response-headers"
+    )
+    headers = manifest(with_ingress, "ConfigMap", "aegis-trader-api-response-headers")["data"]
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    spec = ingress["spec"]
+    assert spec["ingressClassName"] == "nginx"
+    api, ui = spec["rules"]
+    assert api["host"] == "api.trading.example.com"
+    assert api["http"]["paths"][0]["backend"] == {
+        "service": {"name": NGINX, "port": {"number": 8080}}
+    }
+    # The UI host goes to the UI tier's monitor UI (as the mesh gateway's UI route does).
+    assert ui["host"] == "trading.example.com"
+    assert ui["http"]["paths"][0]["backend"] == {
+        "service": {"name": "aegis-trader-monitor-ui", "port": {"number": 3100}}
+    }
+    hosts = ["api.trading.example.com", "trading.example.com"]
+    assert spec["tls"] == [{"hosts": hosts, "secretName": "aegis-trader-api-tls"}]
+    assert with_ingress.outputs["ingressHosts"] == hosts
+    # The ingress controller may reach the balancer and the routed UI.
+    for name in (NGINX, "aegis-trader-monitor-ui"):
+        policy = manifest(with_ingress, "NetworkPolicy", name)["spec"]
+        namespaces = [
+            r["from"][0].get("namespaceSelector", {}).get("matchLabels", {})
+            for r in policy["ingress"]
+        ]
+        assert {"kubernetes.io/metadata.name": "ingress-nginx"} in namespaces, name
+
+
+def test_with_the_mesh_its_gateway_replaces_the_ingress() -> None:
+    recording = run_stack("prod", {"api": {"ingress": INGRESS}, "mesh": {"enabled": True}})
+    assert recording.of_kind("Ingress") == []
+    assert recording.outputs["ingressHosts"] == []
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+def test_ingress_objects_validate_strictly(with_ingress: Recording, version: str) -> None:
+    for kind in ("Ingress", "ConfigMap", "NetworkPolicy"):
+        for registration in with_ingress.of_kind(kind):
+            kubernetes_validate.validate(registration.manifest(), version, strict=True)
+
+
+# --- the component on explicit args -------------------------------------------------------
+
+PLATFORM = Platform(release="rel", namespace="ns", version="1.0.0")
+STORES = [
+    Node("postgres", "rel-postgres", (ServicePort("postgres", 5432),), {"n": "pg"}, "rel-pg"),
+    Node("redis", "rel-redis", (ServicePort("redis", 6379),), {"n": "redis"}, "rel-redis"),
+]
+GRAPH = DependencyGraph(
+    [*STORES, *bus_nodes(PLATFORM), *engine_nodes(PLATFORM, 2), *api_nodes(PLATFORM, 2)]
+)
+SMALL = Resources("10m", "16Mi", "100m", "64Mi")
+
+
+def api_args(**overrides: Any) -> ApiArgs:
+    base = ApiArgs(
+        platform=PLATFORM,
+        graph=GRAPH,
+        backend=BackendArgs(image="hft-backend:1", resources=SMALL),
+        balancer=BalancerArgs(image="nginx:1", resources=SMALL),
+        engine_shards=("rel-hft-engine-0:50051", "rel-hft-engine-1:50051"),
+        bus=BusEndpoint("nats://rel-nats:4222", "registry", credentials_secret="rel-nats-auth"),
+        database=DatabaseEndpoint("rel-postgres", 5432, "trading", "app", "rel-postgres-app"),
+        cache=CacheEndpoint("rel-redis", 6379, "rel-redis-auth"),
+        ingress=IngressArgs(
+            api_host="api.example.com",
+            ui_host="ui.example.com",
+            ui_backend=IngressBackend("rel-operator-ui", 3000),
+            tls_issuer="letsencrypt",
+        ),
+        ingress_enabled=True,
+    )
+    return ApiArgs(**{**base.__dict__, **overrides})
+
+
+def test_backend_env_defines_the_password_before_the_url_that_expands_it() -> None:
+    env = backend_env(api_args())
+    keys = list(env)
+    assert keys.index("POSTGRES_PASSWORD") < keys.index("SERVICE_POSTGRES_URL")
+    # The endpoint's credentialed URL wins over the graph's plain one.
+    assert (
+        env["SERVICE_POSTGRES_URL"]
+        == "postgresql://app:$(POSTGRES_PASSWORD)@rel-postgres:5432/trading"
+    )
+    assert env["SERVICE_REDIS_URL"] == "redis://rel-redis:6379"
+    assert env["REDIS_PASSWORD"].secret == "rel-redis-auth"  # type: ignore[union-attr]
+    assert env["NATS_PASSWORD"].secret == "rel-nats-auth"  # type: ignore[union-attr]
+    assert env["ENGINE_SHARDS"] == "rel-hft-engine-0:50051,rel-hft-engine-1:50051"
+    assert env["SERVICE_HFT_ENGINE_1_URL"] == "grpc://rel-hft-engine-1:50051"
+
+
+def test_backend_calls_stores_bus_and_every_shard_and_the_balancer_is_public() -> None:
+    assert GRAPH["backend"].calls == ("postgres", "redis", "nats", "hft-engine-0", "hft-engine-1")
+    assert GRAPH["balancer"].calls == ("backend",)
+    assert GRAPH["balancer"].public
+    assert GRAPH.startup_order().index("backend") < GRAPH.startup_order().index("balancer")
+
+
+def test_ingress_routes_the_ui_host_to_the_ui_service() -> None:
+    recording = run_program(lambda: Api("api", api_args()))
+    (ingress,) = recording.of_kind("Ingress")
+    spec = ingress.manifest()["spec"]
+    assert [r["host"] for r in spec["rules"]] == ["api.example.com", "ui.example.com"]
+    assert spec["rules"][1]["http"]["paths"][0]["backend"]["service"] == {
+        "name": "rel-operator-ui",
+        "port": {"number": 3000},
+    }
+    assert spec["tls"][0]["hosts"] == ["api.example.com", "ui.example.com"]
+    for version in KUBERNETES_VERSIONS:
+        kubernetes_validate.validate(ingress.manifest(), version, strict=True)
+
+
+def test_no_ingress_when_the_stack_gives_the_role_to_the_mesh() -> None:
+    recording = run_program(lambda: Api("api", api_args(ingress_enabled=False)))
+    assert recording.of_kind("Ingress") == []
+    assert [r.object_name for r in recording.of_kind("ConfigMap")] == ["rel-nginx"]
+
+
+BAD: list[tuple[dict[str, Any], str, str, str]] = [
+    ({"backend": {"workers": 0}}, "api.backend.workers", "0", "between 1 and 64"),
+    (
+        {"backend": {"autoscaling": {"minReplicas": 5, "maxReplicas": 2, "cpuPercent": 70}}},
+        "api.backend.autoscaling",
+        "'minReplicas': 5",
+        "minReplicas must be at most maxReplicas",
+    ),
+    (
+        {"backend": {"autoscaling": {"minReplicas": 2, "maxReplicas": 4, "cpuPercent": 150}}},
+        "api.backend.autoscaling.cpuPercent",
+        "150",
+        "a percentage between 1 and 100",
+    ),
+    (
+        {"backend": {"autoscaling": {"minReplicas": 2, "maxReplicas": 4, "cpuPercent": 0}}},
+        "api.backend.autoscaling.cpuPercent",
+        "0",
+        "a percentage between 1 and 100",
+    ),
+    (
+        {"balancer": {"serviceType": "NodePort"}},
+        "api.balancer.serviceType",
+        "NodePort",
+        "ClusterIP",
+    ),
+    (
+        {"balancer": {"serviceType": "Loadbalancer"}},
+        "api.balancer.serviceType",
+        "Loadbalancer",
+        "LoadBalancer",
+    ),
+    ({"balancer": {"port": 80}}, "api.balancer.port", "80", "between 1024 and 65535"),
+    ({"backend": {"port": 0}}, "api.backend.port", "0", "between 1 and 65535"),
+    (
+        {"ingress": {"tls": {"enabled": True}}},
+        "api.ingress.tls",
+        "True",
+        "TLS is enabled without an issuer",
+    ),
+    ({"ingress": {"enabled": True}}, "api.ingress", "True", "without apiHost"),
+    (
+        {"ingress": {"apiHost": "API.example.com"}},
+        "api.ingress.apiHost",
+        "API.example.com",
+        "fully qualified DNS name",
+    ),
+    (
+        {"ingress": {**INGRESS, "uiService": "ghost"}},
+        "api.ingress.uiService",
+        "ghost",
+        "known services: ",
+    ),
+    ({"backend": {"appModule": "main"}}, "api.backend.appModule", "main", "module:attribute"),
+    (
+        {"securityHeaders": {"X-Frame-Options": 'DENY"; evil'}},
+        "api.securityHeaders",
+        "DENY",
+        "contain no quotes",
+    ),
+]
+
+
+@pytest.mark.parametrize(("api", "key", "value", "allowed"), BAD, ids=[str(b[0]) for b in BAD])
+def test_bad_api_config_fails_before_any_resource(
+    api: dict[str, Any], key: str, value: str, allowed: str
+) -> None:
+    recording = Recording("dev")
+    with pytest.raises(ConfigError) as raised:
+        run_stack("dev", {"api": api}, recording=recording)
+    assert recording.resources == []
+    message = str(raised.value)
+    assert f"trading-platform:{key} " in message
+    assert value in message
+    assert allowed in message
