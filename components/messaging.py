@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from components.endpoints import BusEndpoint
 from components.graph import DependencyGraph, Node, ServicePort
 from components.kube import kube
 from components.network import access_from_graph, workload_policy_spec
 from components.quantities import parse_bytes
+from components.secrets import CredentialArgs, Credentials
 from components.workload import (
     Container,
     EnvValue,
@@ -157,25 +157,22 @@ class MessageBus(pulumi.ComponentResource):
         platform = args.platform
         fullname = platform.name(COMPONENT)
         url = f"nats://{fullname}:{CLIENT.port}"
-        guarded = pulumi.ResourceOptions(
-            parent=self, protect=platform.protect_data, retain_on_delete=platform.protect_data
-        )
 
-        secret_name: pulumi.Output[str] | None = None
+        secret_name: str | None = None
         credentials: dict[str, EnvValue] = {}
         if args.auth:
-            password = random.RandomPassword(
-                f"{name}-password", length=32, special=False, opts=guarded
-            )
-            secret = kube(
-                k8s.core.v1.Secret,
+            auth = Credentials(
                 f"{name}-auth",
-                opts=guarded,
-                metadata=platform.metadata(COMPONENT, name=f"{fullname}-auth"),
-                type="Opaque",
-                string_data={"user": NATS_USER, "password": password.result},
+                CredentialArgs(
+                    platform=platform,
+                    component=COMPONENT,
+                    secret_name=f"{fullname}-auth",
+                    generated=("password",),
+                    fixed={"user": NATS_USER},
+                ),
+                pulumi.ResourceOptions(parent=self),
             )
-            secret_name = secret.metadata.name
+            secret_name = auth.name
             credentials = {
                 "NATS_USER": SecretEnv(secret_name, "user"),
                 "NATS_PASSWORD": SecretEnv(secret_name, "password"),

@@ -44,6 +44,8 @@ class Platform:
     public_entry: Peer | None = None
     # Components kept out of the service mesh (component name, or its prefix before `-<n>`).
     mesh_opt_out: tuple[str, ...] = ()
+    # ClusterSecretStore credentials come from (External Secrets); None: generated here.
+    secret_store: str | None = None
 
     def name(self, component: str) -> str:
         return fullname(self.release, component)

@@ -12,7 +12,13 @@ class ConfigError(pulumi.RunError):
 
     def __init__(self, key: str, value: object, allowed: str) -> None:
         self.key, self.value, self.allowed = key, value, allowed
-        super().__init__(f"invalid configuration {qualified(key)} = {value!r}: {allowed}")
+        super().__init__(f"invalid configuration {qualified(key)} = {shown(value)}: {allowed}")
+
+
+def shown(value: object, limit: int = 120) -> str:
+    """The offending value, cut short: a whole settings object would drown the message."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 4] + " ..."
 
 
 def qualified(key: str) -> str:

@@ -1,0 +1,109 @@
+"""Settings of the `mesh` key: Istio install, enrolment, traffic and circuit breakers."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+
+from stacks.settings.types import Model, ResourceSettings, positive
+
+_DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
+_HOST = re.compile(r"^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$")
+_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+
+
+def _duration(value: str) -> str:
+    if not _DURATION.match(value):
+        raise ValueError("must be a duration such as 500ms, 5s, 1m or 1h30m")
+    return value
+
+
+def _host(value: str) -> str:
+    if not _HOST.match(value) or len(value) > 253:
+        raise ValueError("must be a DNS name such as api.trading.example.com (optionally *.)")
+    return value
+
+
+def _percent(value: int) -> int:
+    if not 0 <= value <= 100:
+        raise ValueError("must be a percentage between 0 and 100")
+    return value
+
+
+def _non_negative(value: int) -> int:
+    if value < 0:
+        raise ValueError("must be zero or more")
+    return value
+
+
+def _version(value: str) -> str:
+    if not _VERSION.match(value):
+        raise ValueError("must be an exact chart version such as 1.30.3")
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+Count = Annotated[int, AfterValidator(_non_negative)]
+
+
+class CircuitBreakerSettings(Model):
+    """Seed 001's circuit breakers: connection pools and outlier detection per service."""
+
+    max_connections: Annotated[int, positive()]
+    http1_max_pending_requests: Annotated[int, positive()]
+    http2_max_requests: Annotated[int, positive()]
+    max_requests_per_connection: Count
+    consecutive_5xx_errors: Annotated[int, positive(), Field(alias="consecutive5xxErrors")]
+    interval: Duration
+    base_ejection_time: Duration
+    max_ejection_percent: Annotated[int, AfterValidator(_percent)]
+
+
+class RetrySettings(Model):
+    attempts: Count
+    per_try_timeout: Duration
+    retry_on: str = "connect-failure,refused-stream,unavailable,cancelled,5xx"
+
+
+class RouteSettings(Model):
+    """One public route: requests for `host` under `prefix` go to graph service `service`."""
+
+    host: Annotated[str, AfterValidator(_host)]
+    prefix: str = "/"
+    service: str
+
+
+class GatewaySettings(Model):
+    tls_credential_name: str | None
+    routes: list[RouteSettings]
+
+    @model_validator(mode="after")
+    def _tls(self) -> GatewaySettings:
+        if not self.tls_credential_name:
+            raise ValueError(
+                "tlsCredentialName must name the TLS Secret in the gateway's namespace; "
+                "the gateway serves HTTPS only"
+            )
+        return self
+
+
+class MeshSettings(Model):
+    enabled: bool
+    # False: the cluster already runs Istio; only the platform's Istio objects are declared.
+    install: bool
+    mode: Literal["sidecar", "ambient"] = "sidecar"
+    mtls_mode: Literal["STRICT", "PERMISSIVE"] = "STRICT"
+    chart_version: Annotated[str, AfterValidator(_version)]
+    system_namespace: str = "istio-system"
+    ingress_namespace: str = "istio-ingress"
+    istiod_resources: ResourceSettings
+    gateway_resources: ResourceSettings
+    proxy_resources: ResourceSettings
+    # Components kept out of the mesh (e.g. NATS routes, the engine's UDP feed).
+    opt_out: list[str] = []
+    timeout: Duration
+    retries: RetrySettings
+    circuit_breaker: CircuitBreakerSettings
+    gateway: GatewaySettings
