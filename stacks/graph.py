@@ -6,6 +6,8 @@ workloads declare; unknown callees and cycles become a ConfigError naming the co
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from components.graph import DependencyGraph, GraphError, Node
 from components.messaging import bus_nodes
 from components.workload import Platform
@@ -18,6 +20,11 @@ def tier_nodes(settings: PlatformSettings) -> list[Node]:
     nodes: list[Node] = []
     # --- tier nodes (one line per tier) ---
     nodes += bus_nodes(platform_names(settings))
+    nodes += settings.data_stores.nodes(platform_names(settings))
+    nodes += settings.engine.nodes(platform_names(settings))
+    nodes += settings.api.nodes(platform_names(settings), settings.engine)
+    nodes += settings.ui.nodes(platform_names(settings))
+    nodes += settings.trading_services.nodes(platform_names(settings))
     return nodes
 
 
@@ -27,7 +34,49 @@ def platform_names(settings: PlatformSettings) -> Platform:
 
 
 def build_graph(settings: PlatformSettings) -> DependencyGraph:
+    nodes = tier_nodes(settings)
+    entry = public_services(settings)
+    nodes = [replace(n, public=True) if n.name in entry else n for n in nodes]
     try:
-        return DependencyGraph(tier_nodes(settings))
+        graph = DependencyGraph(nodes)
     except GraphError as error:
         raise ConfigError(error.key, error.value, error.allowed) from None
+    check_mesh(settings, graph)
+    settings.api.check(graph, ingress=not settings.mesh.enabled)
+    return graph
+
+
+def public_services(settings: PlatformSettings) -> set[str]:
+    """Services the mesh gateway (or, without the mesh, the Ingress) routes to: they admit the
+    gateway's or the ingress controller's traffic."""
+    mesh = settings.mesh
+    if mesh.enabled:
+        return {route.service for route in mesh.gateway.routes}
+    return settings.api.ingress_services()
+
+
+def check_mesh(settings: PlatformSettings, graph: DependencyGraph) -> None:
+    """Mesh settings that only make sense against the graph."""
+    mesh = settings.mesh
+    if not mesh.enabled:
+        return
+    for i, route in enumerate(mesh.gateway.routes):
+        if route.service not in graph or not graph[route.service].ports:
+            known = ", ".join(sorted(n for n in graph.names if graph[n].ports))
+            raise ConfigError(
+                f"mesh.gateway.routes[{i}].service", route.service, f"known services: {known}"
+            )
+    platform = replace(platform_names(settings), mesh_opt_out=tuple(mesh.opt_out))
+    for name in mesh.opt_out:
+        if not any(n == name or n.startswith(f"{name}-") for n in graph.names):
+            raise ConfigError("mesh.optOut", name, "must name a service of the graph")
+    if mesh.mtls_mode != "STRICT":
+        return
+    for caller, callee in sorted(graph.pairs()):
+        if platform.out_of_mesh(caller) and not platform.out_of_mesh(callee):
+            raise ConfigError(
+                "mesh.optOut",
+                caller,
+                f"{caller} calls {callee}, which accepts only mTLS (mtlsMode STRICT); "
+                f"keep {caller} in the mesh or opt {callee} out too",
+            )

@@ -6,11 +6,27 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from components.api import Api, ApiArgs, BackendArgs, BalancerArgs, IngressArgs, IngressBackend
+from components.datastores import DataStores
+from components.endpoints import BusEndpoint, CacheEndpoint, DatabaseEndpoint
+from components.engine import HftEngine, HftEngineArgs
 from components.graph import DependencyGraph
+from components.mesh import (
+    CircuitBreaker,
+    MeshArgs,
+    Route,
+    ServiceMesh,
+    gateway_entry,
+    namespace_labels,
+)
 from components.messaging import MessageBus, MessageBusArgs
 from components.namespace import NamespaceArgs, PlatformNamespace
+from components.network import Peer
+from components.services import TradingServices
+from components.ui import Ui
 from components.workload import Platform
 from stacks.graph import build_graph
+from stacks.observability import compose_observability, otlp_endpoint, watch_workloads
 from stacks.settings import PlatformSettings
 
 
@@ -23,6 +39,10 @@ def providers(settings: PlatformSettings) -> list[pulumi.ProviderResource]:
         enable_server_side_apply=True,
         render_yaml_to_directory=settings.render_dir,
         delete_unreachable=False,
+        # adoptExisting (docs/adoption.md): take over live objects in place, forcing conflicts
+        # with Helm's field manager. Unset otherwise, so a name clash still fails loudly.
+        upsert_existing_objects=True if settings.adopt_existing else None,
+        enable_patch_force=True if settings.adopt_existing else None,
     )
     return [kubernetes, random.Provider("random")]
 
@@ -54,6 +74,127 @@ def message_bus_args(
     )
 
 
+def public_entry(settings: PlatformSettings) -> Peer:
+    """Where outside traffic comes from: the mesh gateway, or the ingress-nginx controller."""
+    if settings.mesh.enabled:
+        return gateway_entry(settings.mesh.ingress_namespace)
+    return Peer({"app.kubernetes.io/name": "ingress-nginx"}, (), "ingress-nginx")
+
+
+def mesh_args(settings: PlatformSettings, platform: Platform, graph: DependencyGraph) -> MeshArgs:
+    mesh = settings.mesh
+    breaker = mesh.circuit_breaker
+    return MeshArgs(
+        platform=platform,
+        graph=graph,
+        namespace=settings.namespace,
+        install=mesh.install,
+        mode=mesh.mode,
+        mtls_mode=mesh.mtls_mode,
+        chart_version=mesh.chart_version,
+        system_namespace=mesh.system_namespace,
+        ingress_namespace=mesh.ingress_namespace,
+        istiod_resources=mesh.istiod_resources.build(),
+        gateway_resources=mesh.gateway_resources.build(),
+        proxy_resources=mesh.proxy_resources.build(),
+        timeout=mesh.timeout,
+        retry_attempts=mesh.retries.attempts,
+        per_try_timeout=mesh.retries.per_try_timeout,
+        retry_on=mesh.retries.retry_on,
+        circuit_breaker=CircuitBreaker(
+            max_connections=breaker.max_connections,
+            http1_max_pending_requests=breaker.http1_max_pending_requests,
+            http2_max_requests=breaker.http2_max_requests,
+            max_requests_per_connection=breaker.max_requests_per_connection,
+            consecutive_5xx_errors=breaker.consecutive_5xx_errors,
+            interval=breaker.interval,
+            base_ejection_time=breaker.base_ejection_time,
+            max_ejection_percent=breaker.max_ejection_percent,
+        ),
+        tls_credential_name=mesh.gateway.tls_credential_name or "",
+        routes=tuple(Route(r.host, r.prefix, r.service) for r in mesh.gateway.routes),
+    )
+
+
+def engine_args(
+    settings: PlatformSettings, platform: Platform, graph: DependencyGraph
+) -> HftEngineArgs:
+    engine = settings.engine
+    return HftEngineArgs(
+        platform=platform,
+        graph=graph,
+        image=engine.image,
+        shards=engine.shards,
+        resources=engine.resources.build(),
+        grpc_port=engine.grpc_port,
+        market_data_port=engine.market_data_port,
+        grpc_health=engine.grpc_health,
+        node_selector=dict(engine.node_selector),
+        tolerations=tuple(t.manifest() for t in engine.tolerations),
+    )
+
+
+def api_args(
+    settings: PlatformSettings,
+    platform: Platform,
+    graph: DependencyGraph,
+    engine: HftEngine,
+    bus: BusEndpoint,
+    database: DatabaseEndpoint | None = None,
+    cache: CacheEndpoint | None = None,
+) -> ApiArgs:
+    api = settings.api
+    backend, balancer, ingress = api.backend, api.balancer, api.ingress
+    ui: IngressBackend | None = None
+    if ingress.ui_host is not None and ingress.ui_service in graph:
+        node = graph[ingress.ui_service]  # checked against the graph by build_graph
+        ui = IngressBackend(node.host, node.ports[0].port)
+    return ApiArgs(
+        platform=platform,
+        graph=graph,
+        backend=BackendArgs(
+            image=backend.image,
+            resources=backend.resources.build(),
+            workers=backend.workers,
+            app_module=backend.app_module,
+            port=backend.port,
+            replicas=backend.replicas,
+            autoscaling=backend.autoscaling.build() if backend.autoscaling else None,
+        ),
+        balancer=BalancerArgs(
+            image=balancer.image,
+            resources=balancer.resources.build(),
+            port=balancer.port,
+            replicas=balancer.replicas,
+            service_type=balancer.service_type,
+            resolver=balancer.resolver,
+            cluster_domain=balancer.cluster_domain,
+            worker_connections=balancer.worker_connections,
+        ),
+        engine_shards=engine.addresses,
+        bus=bus,
+        database=database,
+        cache=cache,
+        ingress=IngressArgs(
+            api_host=ingress.api_host,
+            class_name=ingress.class_name,
+            ui_host=ingress.ui_host,
+            ui_backend=ui,
+            tls_issuer=ingress.tls.issuer if ingress.tls.enabled else None,
+            tls_secret=ingress.tls.secret_name,
+            rate_limit_rps=ingress.rate_limit.rps,
+            rate_limit_burst_multiplier=ingress.rate_limit.burst_multiplier,
+            rate_limit_connections=ingress.rate_limit.connections,
+            security_headers=ingress.security_headers,
+        )
+        if ingress.api_host is not None
+        else None,
+        # With the mesh, its ingress gateway publishes the hosts instead.
+        ingress_enabled=ingress.enabled and not settings.mesh.enabled,
+        security_headers=dict(api.security_headers),
+    )
+
+
 def deploy(settings: PlatformSettings) -> None:
     # Cross-tier validation first: a bad `calls` entry fails before any resource is registered.
     graph = build_graph(settings)
@@ -67,6 +208,7 @@ def deploy(settings: PlatformSettings) -> None:
             quota=settings.cluster.quota.hard(),
             container_defaults=settings.cluster.container_defaults.build(),
             protect=settings.cluster.protect_data,
+            extra_labels=namespace_labels(settings.mesh.mode) if settings.mesh.enabled else {},
         ),
         opts,
     )
@@ -77,15 +219,83 @@ def deploy(settings: PlatformSettings) -> None:
         image_pull_policy=settings.cluster.image_pull_policy,
         spread_across_nodes=settings.cluster.spread_across_nodes,
         protect_data=settings.cluster.protect_data,
-        monitoring_namespace=settings.monitoring_namespace,
+        monitoring_namespace=settings.scrape_namespace,
+        otlp_endpoint=otlp_endpoint(settings),
+        public_entry=public_entry(settings),
+        mesh_opt_out=tuple(settings.mesh.opt_out) if settings.mesh.enabled else (),
+        secret_store=settings.secrets.external_store,
     )
+    # The mesh comes first: pods created before istiod would start without their sidecar.
+    ready: list[pulumi.Resource] = [namespace]
+    if settings.mesh.enabled:
+        ready.append(ServiceMesh("service-mesh", mesh_args(settings, platform, graph), opts))
     # Tiers in dependency order; each gets typed args and the outputs of the tiers it needs.
-    tier_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=[namespace]))
+    tier_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=ready))
+    # Workloads declared from here on are checked for metrics ports to scrape (observability).
+    metrics = watch_workloads(settings)
     # --- tiers (composed below in dependency order) ---
     bus = MessageBus("message-bus", message_bus_args(settings, platform, graph), tier_opts)
     pulumi.export("natsUrl", bus.url)
     pulumi.export("natsKvBucket", bus.bucket)
     pulumi.export("natsCredentialsSecret", bus.endpoint.credentials_secret)
+
+    # Data stores; an external PostgreSQL's password is secret config, kept a Pulumi secret.
+    stores = DataStores(
+        "data-stores",
+        settings.data_stores.build(
+            platform, graph, pulumi.Config().get_secret("externalPostgresPassword")
+        ),
+        tier_opts,
+    )
+    pulumi.export(
+        "postgres",
+        {
+            "host": stores.postgres_host,
+            "port": stores.postgres_port,
+            "database": stores.database.database,
+            "secret": stores.postgres_secret,
+        },
+    )
+    pulumi.export(
+        "redis",
+        {
+            "host": stores.redis_host,
+            "port": stores.redis_port,
+            "cluster": stores.cache.cluster,
+            "secret": stores.redis_secret,
+        },
+    )
+
+    # Engine and API: the backend gets the bus, stores and engine shard endpoints.
+    engine = HftEngine("hft-engine", engine_args(settings, platform, graph), tier_opts)
+    api = Api(
+        "api",
+        api_args(settings, platform, graph, engine, bus.endpoint, stores.database, stores.cache),
+        tier_opts,
+    )
+    pulumi.export("engineShards", list(engine.addresses))
+    pulumi.export("backendHost", api.backend_host)
+    pulumi.export("balancerService", api.balancer_service)
+    pulumi.export("balancerPort", api.balancer_port)
+    pulumi.export("ingressHosts", api.hosts)
+
+    # UI and trading services: the monitor on the bus; the catalogue on the bus and the stores.
+    ui = Ui("ui", settings.ui.build(platform, graph, bus.endpoint), tier_opts)
+    trading = TradingServices(
+        "trading-services",
+        settings.trading_services.build(
+            platform, graph, bus.endpoint, stores.database, stores.cache
+        ),
+        tier_opts,
+    )
+    pulumi.export("ui", ui.outputs)
+    pulumi.export(
+        "tradingServices",
+        {n: {"host": host, "port": trading.ports[n]} for n, host in trading.hosts.items()},
+    )
+
+    # Observability last: it scrapes what every tier above declared.
+    compose_observability(settings, platform, metrics, tier_opts, kv_bucket=bus.bucket)
 
     pulumi.export("namespace", namespace.name)
     pulumi.export("release", platform.release)

@@ -19,6 +19,35 @@ IMAGES: dict[str, str] = {
     "redis": "redis:7.2.10-alpine",
     "redisExporter": "oliver006/redis_exporter:v1.74.0",
     "nginx": "nginxinc/nginx-unprivileged:1.29.1-alpine",
+    # The HFT stack's own images (seed 002); `engine.image` / `api.backend.image` override them.
+    "hftEngine": "hft-engine:0.1.0",
+    "hftBackend": "hft-backend:0.1.0",
+    # The platform's own application images (ui tier). Seed 000 tagged them YYYYMMDD-HHMMSS;
+    # these are the pinned defaults, `ui.images.{registry,tag}` override them (the deploy
+    # script sets the tag to the git commit).
+    "monitorApi": "aegistrader-monitor-api:0.1.0",
+    "monitorUi": "aegistrader-monitor-ui:0.1.0",
+    "operatorUi": "aegistrader-operator-ui:0.1.0",
 }
 
-CHARTS: dict[str, dict[str, str]] = {}
+# Default tag of the EAFIX trading-service images (`eafix-<service>`, named in
+# stacks/catalogue.yaml); `tradingServices.images.{registry,tag}` override it.
+EAFIX_TAG = "0.1.0"
+
+CHARTS: dict[str, dict[str, str]] = {
+    # 88.0.0-90.2.0 ship prometheus-operator v0.93.0, the CRDs the tests validate against
+    # (../shared/crds/prometheus-operator-v0.93.0); 91.0.0 moves to v0.94.
+    "kube-prometheus-stack": {
+        "repo": "https://prometheus-community.github.io/helm-charts",
+        "version": "90.2.0",
+    },
+    # Collector 0.163.2 (exporters named otlp_grpc / otlp_http since collector 0.144).
+    "opentelemetry-collector": {
+        "repo": "https://open-telemetry.github.io/opentelemetry-helm-charts",
+        "version": "0.177.0",
+    },
+    "loki": {"repo": "https://grafana.github.io/helm-charts", "version": "6.44.0"},
+}
+# The collector distribution the opentelemetry-collector chart runs (tag: the chart's
+# appVersion); contrib carries the prometheus, elasticsearch and k8sattributes components.
+OTEL_COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib"

@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, model_validator
 
 from components import quantities
+from stacks.errors import ConfigError
+from stacks.settings.api import ApiSettings
+from stacks.settings.datastores import DataStoresSettings, ExternalPostgresPassword
+from stacks.settings.engine import EngineSettings
+from stacks.settings.mesh import MeshSettings
 from stacks.settings.messaging import MessageBusSettings
+from stacks.settings.observability import ObservabilitySettings
+from stacks.settings.secrets import SecretsSettings
+from stacks.settings.services import TradingServicesSettings
 from stacks.settings.types import (
     ByteQuantity,
     CpuQuantity,
@@ -16,6 +24,7 @@ from stacks.settings.types import (
     ResourceSettings,
     positive,
 )
+from stacks.settings.ui import UiSettings
 
 
 def _release(value: str) -> str:
@@ -80,11 +89,46 @@ class PlatformSettings(Model):
     # Stable provider identity: renaming a kube context must not replace every object.
     cluster_identifier: Annotated[str, Field(min_length=1)] | None = None
     render_dir: Annotated[str, Field(min_length=1)] | None = None
+    # Adopt objects that already exist in the cluster (seed 000's Helm release) in place:
+    # the provider upserts them with server-side apply and forces field-manager conflicts.
+    # Only for the adoption run (docs/adoption.md); switch it off afterwards.
+    adopt_existing: bool = False
     app_version: Annotated[str, Field(min_length=1, max_length=63)] = "0.1.0"
     monitoring_namespace: DnsLabel | None = None
     cluster: ClusterSettings
     message_bus: MessageBusSettings
+    data_stores: DataStoresSettings
+    # Secret key; the settings keep only whether it is set (see stacks/settings/datastores.py).
+    external_postgres_password: ExternalPostgresPassword = None
+    engine: EngineSettings
+    api: ApiSettings
+    mesh: MeshSettings
+    secrets: SecretsSettings
+    ui: UiSettings
+    trading_services: TradingServicesSettings
+    observability: ObservabilitySettings
 
     @property
     def provider_identity(self) -> str:
         return self.cluster_identifier or self.kube_context
+
+    @property
+    def scrape_namespace(self) -> str | None:
+        """Where Prometheus runs (NetworkPolicies admit scrapes from it): `monitoringNamespace`,
+        else the observability tier's namespace when it is enabled."""
+        if self.monitoring_namespace is not None:
+            return self.monitoring_namespace
+        return self.observability.namespace if self.observability.enabled else None
+
+    @model_validator(mode="after")
+    def _one_monitoring_namespace(self) -> PlatformSettings:
+        obs = self.observability
+        if obs.enabled and obs.install and self.monitoring_namespace not in (None, obs.namespace):
+            # Raised as is (not a ValueError), so the message names the key it is about.
+            raise ConfigError(
+                "monitoringNamespace",
+                self.monitoring_namespace,
+                f"must equal observability.namespace {obs.namespace!r}, where the installed "
+                "Prometheus runs, or be left unset",
+            )
+        return self

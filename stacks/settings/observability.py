@@ -1,0 +1,209 @@
+"""Settings of the `observability` key: Prometheus, Alertmanager, Grafana, the OpenTelemetry
+collector, logs and alert thresholds (seeds 001, 003, 004)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
+
+from stacks.settings.types import ByteQuantity, DnsLabel, Model, ResourceSettings, positive
+from stacks.versions import CHARTS
+
+# Prometheus' own duration syntax (one unit), e.g. 30s, 1d, 14d, 2w.
+_DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
+_CHART_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
+_ENDPOINT = re.compile(r"^(https?://)?[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s]*)?$")
+
+
+def _duration(value: str) -> str:
+    if not _DURATION.match(value):
+        raise ValueError(
+            "must be a Prometheus duration: an integer and one unit of ms, s, m, h, d, w or y "
+            "(e.g. 30s, 1d, 14d)"
+        )
+    return value
+
+
+def _chart_version(value: str) -> str:
+    if not _CHART_VERSION.match(value):
+        raise ValueError(
+            "must be an exact chart version MAJOR.MINOR.PATCH such as 90.2.0 "
+            "(no ranges, no 'v' prefix, no 'latest')"
+        )
+    return value
+
+
+def _ratio(value: float) -> float:
+    if not 0 < value < 1:
+        raise ValueError("must be a ratio between 0 and 1 (exclusive), e.g. 0.05 for 5%")
+    return value
+
+
+def _positive_seconds(value: float) -> float:
+    if not value > 0:
+        raise ValueError("must be a positive number of seconds, e.g. 0.5")
+    return value
+
+
+def _percent(value: int) -> int:
+    if not 1 <= value <= 99:
+        raise ValueError("must be a percentage between 1 and 99")
+    return value
+
+
+def _endpoint(value: str | None) -> str | None:
+    if value is not None and not _ENDPOINT.match(value):
+        raise ValueError("must be host:port or an http(s) URL, e.g. tempo.tracing:4317")
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+ChartVersion = Annotated[str, AfterValidator(_chart_version)]
+Endpoint = Annotated[str | None, AfterValidator(_endpoint)]
+
+
+class ChartVersions(Model):
+    """Exact chart versions; defaults are the pins in stacks/versions.py."""
+
+    kube_prometheus_stack: ChartVersion = CHARTS["kube-prometheus-stack"]["version"]
+    opentelemetry_collector: ChartVersion = CHARTS["opentelemetry-collector"]["version"]
+    loki: ChartVersion = CHARTS["loki"]["version"]
+
+
+class PrometheusSettings(Model):
+    replicas: Annotated[int, positive()] = 1
+    resources: ResourceSettings
+    # None: an emptyDir (local); production keeps the TSDB on a volume.
+    storage_size: ByteQuantity | None = None
+    storage_class: str | None = None
+    scrape_interval: Duration = "30s"
+
+
+class AlertmanagerSettings(Model):
+    replicas: Annotated[int, positive()] = 1
+    resources: ResourceSettings
+    retention: Duration = "120h"
+
+
+class GrafanaSettings(Model):
+    resources: ResourceSettings
+    # The dashboard and datasource sidecars (k8s-sidecar).
+    sidecar_resources: ResourceSettings
+
+
+class OperatorSettings(Model):
+    resources: ResourceSettings
+    # prometheus-config-reloader, injected next to Prometheus and Alertmanager.
+    reloader_resources: ResourceSettings
+    # The admission webhook certificate Job.
+    webhook_job_resources: ResourceSettings
+
+
+class NodeExporterSettings(Model):
+    # kind cannot run it (host mounts with rslave propagation); production nodes can.
+    enabled: bool
+    resources: ResourceSettings
+
+
+class CollectorSettings(Model):
+    """The OpenTelemetry collector gateway (deployment mode)."""
+
+    replicas: Annotated[int, positive()] = 1
+    resources: ResourceSettings
+    # Where workloads send OTLP. None: the installed collector (install: true), or no OTLP
+    # environment at all (install: false).
+    endpoint: Endpoint = None
+
+
+class TracesSettings(Model):
+    """Where the collector sends traces: an OTLP/gRPC backend (Tempo, Jaeger, ...), or `debug`
+    (the collector's own log) where no backend runs."""
+
+    exporter: Literal["otlp", "debug"]
+    endpoint: Annotated[Endpoint, Field(validate_default=True)] = None
+    insecure: bool = True
+
+    @field_validator("endpoint")
+    @classmethod
+    def _required_for_otlp(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None and info.data.get("exporter") == "otlp":
+            raise ValueError(
+                "is required when traces.exporter is 'otlp': the backend's OTLP/gRPC "
+                "host:port, e.g. tempo-distributor.tracing:4317"
+            )
+        return value
+
+
+class LokiSettings(Model):
+    resources: ResourceSettings
+    storage_size: ByteQuantity
+
+
+class LogsSettings(Model):
+    """Container logs: collected on every node by an OpenTelemetry agent (daemonset) and sent to
+    Loki (installed, local) or to an OTLP / Elasticsearch endpoint (production, seed 004's ELK)."""
+
+    backend: Literal["loki", "otlp", "elasticsearch", "none"]
+    endpoint: Annotated[Endpoint, Field(validate_default=True)] = None
+    # Secret in the monitoring namespace with keys `username` and `password` (Elasticsearch).
+    credentials_secret: DnsLabel | None = None
+    # Loki's retention; an external backend keeps its own (seed 004: 30 days).
+    retention: Duration
+    agent_resources: ResourceSettings
+    loki: Annotated[LokiSettings | None, Field(validate_default=True)] = None
+
+    @field_validator("endpoint")
+    @classmethod
+    def _required_for_external(cls, value: str | None, info: ValidationInfo) -> str | None:
+        backend = info.data.get("backend")
+        if value is None and backend in ("otlp", "elasticsearch"):
+            raise ValueError(f"is required when logs.backend is '{backend}'")
+        return value
+
+    @field_validator("loki")
+    @classmethod
+    def _loki_sized(cls, value: LokiSettings | None, info: ValidationInfo) -> LokiSettings | None:
+        if value is None and info.data.get("backend") == "loki":
+            raise ValueError("is required when logs.backend is 'loki' (its resources and volume)")
+        return value
+
+
+class AlertSettings(Model):
+    """Alert thresholds; the rules themselves are data (observability/alerts.yaml)."""
+
+    error_rate: Annotated[float, AfterValidator(_ratio)]
+    p99_latency_seconds: Annotated[float, AfterValidator(_positive_seconds)]
+    restarts_per_hour: Annotated[int, positive()] = 3
+    volume_full_percent: Annotated[int, AfterValidator(_percent)] = 85
+    redis_memory_percent: Annotated[int, AfterValidator(_percent)] = 90
+    # TLS certificate alerts need cert-manager's metrics.
+    cert_manager: bool = False
+    cert_expiry_days: Annotated[int, positive("days")] = 14
+
+
+class ObservabilitySettings(Model):
+    enabled: bool
+    # false: the cluster already runs Prometheus, Grafana and a collector; only the platform's
+    # ServiceMonitors/PodMonitors, rules and dashboards are declared.
+    install: bool
+    namespace: DnsLabel = "monitoring"
+    charts: ChartVersions = ChartVersions()
+    # Prometheus TSDB retention (seed 004: 14 days of monitoring data in production).
+    retention: Duration
+    # Labels the cluster's Prometheus selects monitors and rules by. None: `release: <the
+    # installed kube-prometheus-stack release>`, the chart's own default selector.
+    monitor_labels: dict[str, str] | None = None
+    # Scrape etcd, scheduler, controller-manager and kube-proxy (they listen on localhost on kind).
+    control_plane: bool
+    prometheus: PrometheusSettings
+    alertmanager: AlertmanagerSettings
+    grafana: GrafanaSettings
+    operator: OperatorSettings
+    kube_state_metrics_resources: ResourceSettings
+    node_exporter: NodeExporterSettings
+    collector: CollectorSettings
+    traces: TracesSettings
+    logs: LogsSettings
+    alerts: AlertSettings

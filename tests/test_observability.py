@@ -1,0 +1,546 @@
+"""Observability: charts pinned and sized, every metrics port scraped, alerts and dashboards as
+data, the OpenTelemetry pipeline, and bad configuration (issue 7)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.observability import (
+    DASHBOARDS_DIR,
+    AlertThresholds,
+    alert_groups,
+    load_dashboards,
+    targets_from_workload,
+)
+from stacks.errors import ConfigError
+from stacks.offline import Recording, Registration, is_secret, run_stack, unwrap
+from stacks.versions import CHARTS
+from tests.helpers import env_of
+
+RELEASE = "aegis-trader"
+MONITORING = "monitoring"
+STACK_RELEASE = "aegis-trader-monitoring"
+COLLECTOR = "http://aegis-trader-otel-collector.monitoring:4317"
+POD_OWNERS = ("Deployment", "StatefulSet", "DaemonSet")
+MONITOR_KINDS = ("PodMonitor", "ServiceMonitor")
+
+# Every pod a chart runs, by where its resources live in the values.
+CHART_PODS = {
+    "kube-prometheus-stack": (
+        "prometheus.prometheusSpec",
+        "alertmanager.alertmanagerSpec",
+        "grafana",
+        "grafana.sidecar",
+        "prometheusOperator",
+        "prometheusOperator.prometheusConfigReloader",
+        "prometheusOperator.admissionWebhooks.patch",
+        "kube-state-metrics",
+        "prometheus-node-exporter",
+    ),
+    "opentelemetry-collector": ("",),
+    "loki": ("singleBinary",),
+}
+ALERTS = {
+    "TargetDown",
+    "NatsJetStreamDisabled",
+    "NatsJetStreamNoMetaLeader",
+    "NatsJetStreamReplicaNotCurrent",
+    "NatsKvBucketUnavailable",
+    "PostgresDown",
+    "RedisDown",
+    "RedisMemoryNearMaxmemory",
+    "PodRestartingRepeatedly",
+    "ApiErrorRateHigh",
+    "ApiLatencyP99High",
+    "HpaAtMaximum",
+    "VolumeAlmostFull",
+}
+TLS_ALERTS = {"CertificateExpiringSoon", "CertificateExpired", "CertificateNotReady"}
+
+
+def releases(recording: Recording) -> list[Registration]:
+    return [
+        r
+        for r in recording.resources
+        if r.type.startswith("kubernetes:helm.sh/") and recording.tier_of(r) == "observability"
+    ]
+
+
+def release_named(recording: Recording, helm_name: str) -> Registration:
+    (found,) = [r for r in releases(recording) if r.inputs["name"] == helm_name]
+    return found
+
+
+def values_at(values: Mapping[str, Any], path: str) -> Any:
+    node: Any = values
+    for part in filter(None, path.split(".")):
+        node = node[part]
+    return node
+
+
+def resource_blocks(node: Any) -> Iterator[Any]:
+    """Every container `resources` block in chart values (volume claims' storage excluded)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "resources" and "storage" not in (value.get("requests") or {}):
+                yield value
+            else:
+                yield from resource_blocks(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from resource_blocks(value)
+
+
+def sized(block: Any) -> bool:
+    return all(
+        isinstance(block, dict) and set(block.get(section) or {}) >= {"cpu", "memory"}
+        for section in ("requests", "limits")
+    )
+
+
+# --- charts ----------------------------------------------------------------------------------
+
+
+def test_releases_are_pinned_and_size_every_pod(stack: Recording) -> None:
+    found = releases(stack)
+    assert {r.inputs["chart"] for r in found} >= {
+        "kube-prometheus-stack",
+        "opentelemetry-collector",
+    }
+    for release in found:
+        chart = release.inputs["chart"]
+        assert release.inputs["version"] == CHARTS[chart]["version"], chart
+        assert release.inputs["repositoryOpts"]["repo"] == CHARTS[chart]["repo"]
+        assert release.inputs["namespace"] == MONITORING
+        values = unwrap(release.inputs["values"])
+        for path in CHART_PODS[chart]:
+            block = values_at(values, path)["resources"]
+            assert sized(block), f"{release.inputs['name']}: {path or 'resources'} = {block}"
+        assert all(sized(b) for b in resource_blocks(values)), release.inputs["name"]
+
+
+def test_pins_live_in_versions_and_match_the_crds_the_tests_use() -> None:
+    major = int(CHARTS["kube-prometheus-stack"]["version"].split(".")[0])
+    assert 88 <= major <= 90  # prometheus-operator v0.93.0 (../shared/crds)
+
+
+def test_local_values_fit_a_kind_node(dev: Recording) -> None:
+    values = unwrap(release_named(dev, STACK_RELEASE).inputs["values"])
+    spec = values["prometheus"]["prometheusSpec"]
+    assert spec["retention"] == "1d"
+    assert "storageSpec" not in spec
+    assert values["nodeExporter"] == {"enabled": False}
+    assert values["kubeEtcd"] == {"enabled": False}
+    assert values["defaultRules"]["rules"]["nodeExporterAlerting"] is False
+    assert {r.inputs["chart"] for r in releases(dev)} == {
+        "kube-prometheus-stack",
+        "opentelemetry-collector",
+        "loki",
+    }
+    loki = unwrap(release_named(dev, "aegis-trader-loki").inputs["values"])
+    assert loki["deploymentMode"] == "SingleBinary"
+    assert loki["loki"]["limits_config"]["retention_period"] == "24h"
+
+
+def test_production_keeps_seed_004_retention_on_volumes(prod: Recording) -> None:
+    values = unwrap(release_named(prod, STACK_RELEASE).inputs["values"])
+    spec = values["prometheus"]["prometheusSpec"]
+    assert spec["retention"] == "14d"
+    assert spec["replicas"] == 2
+    claim = spec["storageSpec"]["volumeClaimTemplate"]["spec"]
+    assert claim["resources"]["requests"]["storage"] == "50Gi"
+    assert spec["retentionSize"] == "42GB"
+    assert values["nodeExporter"] == {"enabled": True}
+    assert "loki" not in {r.inputs["chart"] for r in releases(prod)}
+
+
+def test_grafana_credentials_are_generated_and_kept_out_of_values(stack: Recording) -> None:
+    values = unwrap(release_named(stack, STACK_RELEASE).inputs["values"])
+    assert "adminPassword" not in values["grafana"]
+    assert values["grafana"]["admin"]["existingSecret"] == "aegis-trader-grafana-admin"
+    secret = stack.get("Secret", "aegis-trader-grafana-admin")
+    assert secret.manifest()["metadata"]["namespace"] == MONITORING
+    assert is_secret(secret.inputs["stringData"])  # generated, never the chart's prom-operator
+    assert unwrap(secret.inputs["stringData"])["admin-password"] != "prom-operator"
+    release = release_named(stack, STACK_RELEASE)
+    assert secret.urn in release.dependencies
+
+
+def test_grafana_sidecar_loads_labelled_dashboards(stack: Recording) -> None:
+    sidecar = unwrap(release_named(stack, STACK_RELEASE).inputs["values"])["grafana"]["sidecar"]
+    assert sidecar["dashboards"]["label"] == "grafana_dashboard"
+    assert sidecar["dashboards"]["labelValue"] == "1"
+
+
+# --- scraping --------------------------------------------------------------------------------
+
+
+def scraped_ports(manifest: dict[str, Any]) -> set[str]:
+    """Port names a workload asks to be scraped on: `metrics`, or the prometheus.io port."""
+    template = manifest["spec"]["template"]
+    pod = template["spec"]
+    ports = [
+        p for c in pod["containers"] + pod.get("initContainers", []) for p in c.get("ports", [])
+    ]
+    wanted = {p["name"] for p in ports if p.get("name") == "metrics"}
+    annotations = template["metadata"].get("annotations") or {}
+    if annotations.get("prometheus.io/scrape") == "true":
+        port = annotations.get("prometheus.io/port", "metrics")
+        wanted |= {p["name"] for p in ports if port in (p.get("name"), str(p["containerPort"]))}
+    return wanted
+
+
+def selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
+    return all(labels.get(k) == v for k, v in selector.items())
+
+
+def monitors_for(stack: Recording, namespace: str, labels: Mapping[str, str]) -> set[str]:
+    """Port names some PodMonitor (or ServiceMonitor through a Service) scrapes on these pods."""
+    ports: set[str] = set()
+    for monitor in (m.manifest() for kind in MONITOR_KINDS for m in stack.of_kind(kind)):
+        if monitor["metadata"]["namespace"] != namespace:
+            continue
+        selector = monitor["spec"]["selector"]["matchLabels"]
+        if monitor["kind"] == "PodMonitor":
+            if selects(selector, labels):
+                ports |= {e["port"] for e in monitor["spec"]["podMetricsEndpoints"]}
+            continue
+        for service in (s.manifest() for s in stack.of_kind("Service")):
+            meta, spec = service["metadata"], service["spec"]
+            if (
+                meta["namespace"] == namespace
+                and selects(selector, meta.get("labels", {}))
+                and selects(spec.get("selector") or {"": "-"}, labels)
+            ):
+                wanted = {e["port"] for e in monitor["spec"]["endpoints"]}
+                ports |= {p["targetPort"] for p in spec["ports"] if p["name"] in wanted}
+    return ports
+
+
+def test_every_metrics_port_is_scraped(stack: Recording) -> None:
+    checked = 0
+    for kind in POD_OWNERS:
+        for workload in stack.of_kind(kind):
+            body = workload.manifest()
+            wanted = scraped_ports(body)
+            if not wanted:
+                continue
+            labels = body["spec"]["template"]["metadata"]["labels"]
+            scraped = monitors_for(stack, body["metadata"]["namespace"], labels)
+            assert wanted <= scraped, f"{kind}/{workload.object_name}: {wanted - scraped} unscraped"
+            checked += 1
+    assert checked > 0
+
+
+def test_nats_exporter_is_scraped_on_7777(stack: Recording) -> None:
+    monitor = stack.get("PodMonitor", "aegis-trader-nats").manifest()
+    assert monitor["spec"]["podMetricsEndpoints"][0]["port"] == "metrics"
+    sts = stack.get("StatefulSet", "aegis-trader-nats").manifest()
+    ports = [p for c in sts["spec"]["template"]["spec"]["containers"] for p in c.get("ports", [])]
+    assert {"name": "metrics", "containerPort": 7777, "protocol": "TCP"} in ports
+
+
+def test_monitors_are_selected_by_the_installed_prometheus(stack: Recording) -> None:
+    (stack_release,) = [r for r in releases(stack) if r.inputs["chart"] == "kube-prometheus-stack"]
+    customs = [*stack.of_kind("PodMonitor"), *stack.of_kind("ServiceMonitor")]
+    customs += stack.of_kind("PrometheusRule")
+    assert customs
+    for custom in customs:
+        meta = custom.manifest()["metadata"]
+        assert meta["labels"]["release"] == STACK_RELEASE
+        assert meta["namespace"]
+        assert stack_release.urn in custom.dependencies, custom.urn
+    spec = unwrap(stack_release.inputs["values"])["prometheus"]["prometheusSpec"]
+    assert spec["podMonitorSelectorNilUsesHelmValues"] is True
+    assert spec["podMonitorNamespaceSelector"] == {}
+
+
+def test_collector_metrics_are_scraped_through_its_service(stack: Recording) -> None:
+    monitor = stack.get("ServiceMonitor", "aegis-trader-otel-collector-exported").manifest()
+    values = unwrap(release_named(stack, "aegis-trader-otel-collector").inputs["values"])
+    assert monitor["spec"]["selector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "opentelemetry-collector",
+        "app.kubernetes.io/instance": values["fullnameOverride"],
+    }
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert values["ports"][endpoint["port"]]["containerPort"] == 8889
+    assert endpoint["honorLabels"] is True
+
+
+# --- OpenTelemetry ---------------------------------------------------------------------------
+
+
+def test_workloads_report_to_the_collector(stack: Recording) -> None:
+    values = unwrap(release_named(stack, "aegis-trader-otel-collector").inputs["values"])
+    assert f"http://{values['fullnameOverride']}.{MONITORING}:4317" == COLLECTOR
+    for kind in ("Deployment", "StatefulSet"):
+        for workload in stack.of_kind(kind):
+            main = workload.manifest()["spec"]["template"]["spec"]["containers"][0]
+            env = env_of(main)
+            assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == COLLECTOR, workload.object_name
+            assert env["OTEL_SERVICE_NAME"]
+    egress = stack.get("NetworkPolicy", "aegis-trader-otlp-egress").manifest()["spec"]
+    assert egress["podSelector"] == {}
+    assert {p["port"] for p in egress["egress"][0]["ports"]} == {4317, 4318}
+    assert stack.outputs["otlpEndpoint"] == COLLECTOR
+
+
+def test_collector_pipeline(stack: Recording) -> None:
+    values = unwrap(release_named(stack, "aegis-trader-otel-collector").inputs["values"])
+    assert values["mode"] == "deployment"
+    config = values["config"]
+    protocols = config["receivers"]["otlp"]["protocols"]
+    assert protocols["grpc"]["endpoint"].endswith(":4317")
+    assert protocols["http"]["endpoint"].endswith(":4318")
+    pipelines = config["service"]["pipelines"]
+    for pipeline in pipelines.values():
+        assert pipeline["processors"] == ["memory_limiter", "batch"]
+    assert pipelines["metrics"]["exporters"] == ["prometheus"]
+    assert set(config["processors"]) >= {"memory_limiter", "batch"}
+
+
+def test_production_sends_traces_and_logs_to_its_backends(prod: Recording) -> None:
+    values = unwrap(release_named(prod, "aegis-trader-otel-collector").inputs["values"])
+    (traces,) = values["config"]["service"]["pipelines"]["traces"]["exporters"]
+    assert values["config"]["exporters"][traces]["endpoint"] == "tempo-distributor.tracing:4317"
+    agent = unwrap(release_named(prod, "aegis-trader-otel-agent").inputs["values"])
+    assert agent["mode"] == "daemonset"
+    assert agent["presets"]["logsCollection"]["enabled"] is True
+    (logs,) = agent["config"]["service"]["pipelines"]["logs"]["exporters"]
+    assert agent["config"]["exporters"][logs]["endpoints"] == [
+        "https://elasticsearch-es-http.logging:9200"
+    ]
+
+
+def test_local_logs_go_to_loki(dev: Recording) -> None:
+    agent = unwrap(release_named(dev, "aegis-trader-otel-agent").inputs["values"])
+    (logs,) = agent["config"]["service"]["pipelines"]["logs"]["exporters"]
+    assert agent["config"]["exporters"][logs]["endpoint"] == (
+        "http://aegis-trader-loki.monitoring:3100/otlp"
+    )
+    agent_release = release_named(dev, "aegis-trader-otel-agent")
+    assert release_named(dev, "aegis-trader-loki").urn in agent_release.dependencies
+
+
+def test_monitoring_namespace_is_shared_with_network_policies(stack: Recording) -> None:
+    namespace = stack.get("Namespace", MONITORING).manifest()
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert stack.outputs["monitoringNamespace"] == MONITORING
+    nats = stack.get("NetworkPolicy", "aegis-trader-nats").manifest()["spec"]
+    scrape = [
+        rule
+        for rule in nats["ingress"]
+        if rule["from"][0].get("namespaceSelector", {}).get("matchLabels")
+        == {"kubernetes.io/metadata.name": MONITORING}
+    ]
+    assert scrape and {"protocol": "TCP", "port": 7777} in scrape[0]["ports"]
+
+
+# --- alerts and dashboards -------------------------------------------------------------------
+
+
+def rules(recording: Recording) -> dict[str, dict[str, Any]]:
+    body = recording.get("PrometheusRule", "aegis-trader-alerts").manifest()
+    return {r["alert"]: r for g in body["spec"]["groups"] for r in g["rules"] if "alert" in r}
+
+
+def test_each_alert_exists_with_severity_summary_and_runbook(stack: Recording) -> None:
+    found = rules(stack)
+    assert set(found) >= ALERTS
+    for name, rule in found.items():
+        assert rule["labels"]["severity"] in ("critical", "warning", "info"), name
+        assert rule["annotations"]["summary"], name
+        assert rule["annotations"]["runbook"], name
+        assert "@{" not in json.dumps(rule), name
+
+
+def test_thresholds_come_from_config(dev: Recording, prod: Recording) -> None:
+    assert "> 0.05" in rules(dev)["ApiErrorRateHigh"]["expr"]
+    assert "> 0.01" in rules(prod)["ApiErrorRateHigh"]["expr"]
+    assert rules(dev)["ApiLatencyP99High"]["expr"].rstrip().endswith("> 0.5")
+    assert "> 0.85" in rules(dev)["VolumeAlmostFull"]["expr"]
+    assert 'namespace="trading-prod"' in rules(prod)["TargetDown"]["expr"]
+    assert 'stream_name="KV_service_registry"' in rules(dev)["NatsKvBucketUnavailable"]["expr"]
+
+
+def test_tls_alerts_only_where_cert_manager_runs(dev: Recording, prod: Recording) -> None:
+    assert not TLS_ALERTS & set(rules(dev))
+    assert set(rules(prod)) >= TLS_ALERTS
+
+
+def test_dashboard_files_are_valid_json_with_unique_uids() -> None:
+    paths = sorted(DASHBOARDS_DIR.glob("*.json"))
+    assert len(paths) >= 5
+    uids = [json.loads(p.read_text())["uid"] for p in paths]
+    assert len(set(uids)) == len(uids)
+
+
+def test_dashboards_are_configmaps_the_sidecar_loads(stack: Recording) -> None:
+    maps = [
+        c for c in stack.of_kind("ConfigMap") if str(c.object_name).startswith(f"{RELEASE}-dash")
+    ]
+    assert len(maps) == len(list(DASHBOARDS_DIR.glob("*.json")))
+    titles = set()
+    for config_map in maps:
+        body = config_map.manifest()
+        assert body["metadata"]["namespace"] == MONITORING
+        assert body["metadata"]["labels"]["grafana_dashboard"] == "1"
+        ((_, text),) = body["data"].items()
+        titles.add(json.loads(text)["title"])
+    assert {
+        "Trading platform / Overview",
+        "Trading platform / NATS JetStream",
+        "Trading platform / Data stores",
+        "Trading platform / API and engine",
+        "Trading platform / Trading services",
+    } <= titles
+
+
+# --- pure functions --------------------------------------------------------------------------
+
+
+def test_targets_follow_metrics_ports_and_scrape_annotations() -> None:
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "svc"}},
+        "template": {
+            "metadata": {
+                "labels": {"app.kubernetes.io/name": "svc"},
+                "annotations": {"prometheus.io/scrape": "true", "prometheus.io/port": "8080"},
+            },
+            "spec": {
+                "containers": [{"ports": [{"name": "http", "containerPort": 8080}]}],
+                "initContainers": [{"ports": [{"name": "metrics", "containerPort": 9121}]}],
+            },
+        },
+    }
+    targets = targets_from_workload({"name": "rel-svc", "namespace": "ns"}, spec)
+    assert {(t.port, t.name) for t in targets} == {("metrics", "rel-svc"), ("http", "rel-svc-http")}
+    spec["template"]["metadata"]["annotations"] = {}
+    spec["template"]["spec"]["initContainers"] = []
+    assert targets_from_workload({"name": "rel-svc"}, spec) == []
+
+
+def test_an_alert_without_severity_or_runbook_is_rejected() -> None:
+    thresholds = AlertThresholds(error_rate=0.05, p99_latency_seconds=0.5)
+    bad = "groups: [{name: g, rules: [{alert: A, expr: up, annotations: {summary: s}}]}]"
+    with pytest.raises(ValueError, match="severity"):
+        alert_groups(bad, thresholds, namespace="ns", release="r", kv_bucket=None)
+    no_runbook = bad.replace("annotations:", "labels: {severity: info}, annotations:")
+    with pytest.raises(ValueError, match="runbook"):
+        alert_groups(no_runbook, thresholds, namespace="ns", release="r", kv_bucket=None)
+
+
+def test_duplicate_dashboard_uids_are_rejected(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"uid": "same", "title": name}))
+    with pytest.raises(ValueError, match="reuses uid"):
+        load_dashboards(tmp_path)
+    (tmp_path / "b.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        load_dashboards(tmp_path)
+
+
+# --- other configurations --------------------------------------------------------------------
+
+
+def test_disabled_declares_nothing() -> None:
+    recording = run_stack("dev", {"observability": {"enabled": False}})
+    assert releases(recording) == []
+    assert not [
+        r for r in recording.kubernetes_objects() if r.kind in (*MONITOR_KINDS, "PrometheusRule")
+    ]
+    assert not [r for r in recording.resources if recording.tier_of(r) == "observability"]
+    for workload in recording.of_kind("Deployment"):
+        main = workload.manifest()["spec"]["template"]["spec"]["containers"][0]
+        assert "OTEL_EXPORTER_OTLP_ENDPOINT" not in env_of(main)
+
+
+def test_existing_monitoring_stack_installs_nothing() -> None:
+    recording = run_stack(
+        "prod",
+        {"observability": {"install": False, "monitorLabels": {"prometheus": "platform"}}},
+    )
+    assert releases(recording) == []
+    assert [n for n in recording.of_kind("Namespace") if n.object_name == MONITORING] == []
+    monitors = recording.of_kind("PodMonitor")
+    assert monitors
+    for monitor in monitors:
+        labels = monitor.manifest()["metadata"]["labels"]
+        assert labels["prometheus"] == "platform" and "release" not in labels
+    assert recording.of_kind("ServiceMonitor") == []  # no collector of ours to scrape
+    assert len(recording.of_kind("PrometheusRule")) == 1
+    assert recording.outputs["otlpEndpoint"] is None
+
+
+BAD: list[tuple[dict[str, Any], str, str, str]] = [
+    (
+        {"charts": {"kubePrometheusStack": "^90.2"}},
+        "observability.charts.kubePrometheusStack",
+        "^90.2",
+        "MAJOR.MINOR.PATCH",
+    ),
+    (
+        {"charts": {"loki": "latest"}},
+        "observability.charts.loki",
+        "latest",
+        "MAJOR.MINOR.PATCH",
+    ),
+    ({"retention": "14days"}, "observability.retention", "14days", "Prometheus duration"),
+    ({"retention": "1.5d"}, "observability.retention", "1.5d", "Prometheus duration"),
+    ({"alerts": {"errorRate": 1.5}}, "observability.alerts.errorRate", "1.5", "between 0 and 1"),
+    ({"alerts": {"errorRate": 0}}, "observability.alerts.errorRate", "0", "between 0 and 1"),
+    (
+        {"alerts": {"p99LatencySeconds": 0}},
+        "observability.alerts.p99LatencySeconds",
+        "0",
+        "positive number of seconds",
+    ),
+    (
+        {"alerts": {"p99LatencySeconds": -1}},
+        "observability.alerts.p99LatencySeconds",
+        "-1",
+        "positive number of seconds",
+    ),
+    (
+        {"traces": {"exporter": "otlp"}},
+        "observability.traces.endpoint",
+        "None",
+        "required when traces.exporter is 'otlp'",
+    ),
+    (
+        {"logs": {"backend": "elasticsearch"}},
+        "observability.logs.endpoint",
+        "None",
+        "required when logs.backend is 'elasticsearch'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("obs", "key", "value", "allowed"), BAD, ids=[b[1] + b[2] for b in BAD])
+def test_bad_observability_config_fails_before_any_resource(
+    obs: dict[str, Any], key: str, value: str, allowed: str
+) -> None:
+    recording = Recording("dev")
+    with pytest.raises(ConfigError) as raised:
+        run_stack("dev", {"observability": obs}, recording=recording)
+    assert recording.resources == []
+    message = str(raised.value)
+    assert f"trading-platform:{key} " in message
+    assert value in message
+    assert allowed in message
+
+
+def test_monitoring_namespace_must_match_the_installed_prometheus() -> None:
+    recording = Recording("prod")
+    with pytest.raises(ConfigError) as raised:
+        run_stack("prod", {"monitoringNamespace": "observability"}, recording=recording)
+    assert recording.resources == []
+    message = str(raised.value)
+    assert "trading-platform:monitoringNamespace" in message
+    assert "'observability'" in message
+    assert "must equal observability.namespace 'monitoring'" in message
