@@ -101,11 +101,14 @@ def _finding(detail: Mapping[str, Any]) -> tuple[str, Any, str]:
 def _fields_at(model: type[BaseModel], path: list[str]) -> list[str]:
     """The camelCase keys a nested settings model accepts, for 'unknown key' messages."""
     current: Any = model
-    for part in path:
+    parts = iter(path)
+    for part in parts:
         fields = {f.alias or n: f for n, f in current.model_fields.items()}
         field = fields.get(part)
         if field is None:
             return []
+        if getattr(field.annotation, "__origin__", None) is dict:
+            next(parts, None)  # the map's own key (e.g. a service name), not a field
         current = _model_in(field.annotation)
         if current is None:
             return []

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import kubernetes_validate
 import pytest
 
 from components.api import (
@@ -27,6 +26,7 @@ from stacks.errors import ConfigError
 from stacks.offline import Recording, run_program, run_stack
 from tests.conftest import KUBERNETES_VERSIONS
 from tests.helpers import container, env_of, manifest, pod_spec
+from tests.kubeschema import validate as validate_strict
 
 BACKEND = "aegis-trader-backend"
 NGINX = "aegis-trader-nginx"
@@ -261,7 +261,7 @@ def test_with_the_mesh_its_gateway_replaces_the_ingress() -> None:
 def test_ingress_objects_validate_strictly(with_ingress: Recording, version: str) -> None:
     for kind in ("Ingress", "ConfigMap", "NetworkPolicy"):
         for registration in with_ingress.of_kind(kind):
-            kubernetes_validate.validate(registration.manifest(), version, strict=True)
+            validate_strict(registration.manifest(), version)
 
 
 # --- the component on explicit args -------------------------------------------------------
@@ -332,7 +332,7 @@ def test_ingress_routes_the_ui_host_to_the_ui_service() -> None:
     }
     assert spec["tls"][0]["hosts"] == ["api.example.com", "ui.example.com"]
     for version in KUBERNETES_VERSIONS:
-        kubernetes_validate.validate(ingress.manifest(), version, strict=True)
+        validate_strict(ingress.manifest(), version)
 
 
 def test_no_ingress_when_the_stack_gives_the_role_to_the_mesh() -> None:

@@ -33,6 +33,7 @@ from stacks.offline import Recording, engine_value, is_secret, run_program, run_
 from stacks.settings.datastores import EvictionPolicy, cron_problem
 from stacks.summary import totals
 from tests.helpers import container, env_of, manifest, pod_spec
+from tests.kubeschema import validate as validate_strict
 
 PG = "aegis-trader-postgres"
 REDIS = "aegis-trader-redis"
@@ -519,7 +520,6 @@ def test_timescaledb_flavor_pins_its_image_and_preloads_the_library() -> None:
 
 @pytest.mark.parametrize("version", ["1.27", "1.33"])
 def test_component_objects_validate_in_every_mode(version: str) -> None:
-    import kubernetes_validate
 
     cluster = RedisCluster(nodes=6, replicas_per_master=1, job_resources=SMALL)
     for recording in (
@@ -529,7 +529,7 @@ def test_component_objects_validate_in_every_mode(version: str) -> None:
         ),
     ):
         for registration in recording.kubernetes_objects():
-            kubernetes_validate.validate(registration.manifest(), version, strict=True)
+            validate_strict(registration.manifest(), version)
 
 
 # --- pure validators ----------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import yaml
 
 from stacks.offline import Recording
 from tests.conftest import CRDS, KUBERNETES_VERSIONS
+from tests.kubeschema import validate as validate_strict
 
 RECOMMENDED = (
     "app.kubernetes.io/name",
@@ -39,7 +40,7 @@ def test_builtin_objects_validate_strictly(stack: Recording, version: str) -> No
         if is_custom(body):
             continue
         try:
-            kubernetes_validate.validate(body, version, strict=True)
+            validate_strict(body, version)
         except kubernetes_validate.ValidationError as error:
             pytest.fail(f"{body['kind']}/{registration.object_name} on {version}: {error.message}")
         checked += 1

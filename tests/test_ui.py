@@ -14,6 +14,7 @@ from components.workload import Autoscaling, Platform, Resources
 from stacks.errors import ConfigError
 from stacks.offline import Recording, run_program, run_stack
 from tests.helpers import container, env_of, manifest, pod_spec
+from tests.kubeschema import validate as validate_strict
 
 API = "aegis-trader-monitor-api"
 UI = "aegis-trader-monitor-ui"
@@ -190,11 +191,10 @@ def test_frontend_without_autoscaling_keeps_its_replicas() -> None:
 
 @pytest.mark.parametrize("version", ["1.27", "1.33"])
 def test_component_objects_validate(version: str) -> None:
-    import kubernetes_validate
 
     frontend = FrontendSpec("reg/fe:1", SMALL, autoscaling=Autoscaling(2, 10, 70, 80))
     for registration in _record(frontend, "rel-nats-auth").kubernetes_objects():
-        kubernetes_validate.validate(registration.manifest(), version, strict=True)
+        validate_strict(registration.manifest(), version)
 
 
 # --- bad input ------------------------------------------------------------------------------

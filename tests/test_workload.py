@@ -21,6 +21,7 @@ from components.workload import (
     http_probes,
 )
 from stacks.offline import Recording, run_program
+from tests.kubeschema import validate as validate_strict
 
 PLATFORM = Platform(release="rel", namespace="ns", version="1.2.3")
 MAIN = Container(
@@ -212,7 +213,6 @@ def test_network_access_becomes_a_policy() -> None:
 
 @pytest.mark.parametrize("version", ["1.27", "1.33"])
 def test_full_featured_workload_validates(version: str) -> None:
-    import kubernetes_validate
 
     claims = (VolumeClaim("data", "/data", "1Gi"),)
     hpa = Autoscaling(2, 4, cpu_percent=70, memory_percent=80)
@@ -225,7 +225,7 @@ def test_full_featured_workload_validates(version: str) -> None:
         network=NetworkAccess(peer_ports=(ServicePort("cluster", 6222),)),
     )
     for registration in record(args).kubernetes_objects():
-        kubernetes_validate.validate(registration.manifest(), version, strict=True)
+        validate_strict(registration.manifest(), version)
 
 
 def test_secret_inputs_stay_secret() -> None:
