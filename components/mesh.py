@@ -260,6 +260,34 @@ class ServiceMesh(pulumi.ComponentResource):
                 platform.name(slug(host))[:63].rstrip("-"),
                 virtual_service_spec(args, host, gateway),
             )
+        if platform.monitoring_namespace:
+            # Prometheus scrapes merged app + proxy metrics from every sidecar on 15020.
+            kube(
+                k8s.networking.v1.NetworkPolicy,
+                f"{name}-merged-metrics",
+                opts=pulumi.ResourceOptions(parent=self),
+                metadata=platform.metadata("mesh", name=platform.name("mesh-merged-metrics")),
+                spec={
+                    "podSelector": {},
+                    "policyTypes": ["Ingress"],
+                    "ingress": [
+                        {
+                            "from": [
+                                {
+                                    "namespaceSelector": {
+                                        "matchLabels": {
+                                            "kubernetes.io/metadata.name": (
+                                                platform.monitoring_namespace
+                                            )
+                                        }
+                                    }
+                                }
+                            ],
+                            "ports": [{"protocol": "TCP", "port": 15020}],
+                        }
+                    ],
+                },
+            )
         # Sidecars fetch their configuration and certificates from istiod.
         kube(
             k8s.networking.v1.NetworkPolicy,

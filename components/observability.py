@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import string
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -68,6 +68,8 @@ class ScrapeTarget:
     name: str | None = None
     # Keep the scraped `job`/`instance` labels (the collector re-exports other services' series).
     honor_labels: bool = False
+    # Scrape this port number instead of the named port (Istio's merged-metrics port).
+    port_number: int | None = None
 
     @property
     def monitor_kind(self) -> str:
@@ -77,6 +79,8 @@ class ScrapeTarget:
 def monitor_spec(target: ScrapeTarget, interval: str) -> Manifest:
     """PodMonitor / ServiceMonitor spec; `job` is the pods' `app.kubernetes.io/name`."""
     endpoint: Manifest = {"port": target.port, "path": target.path, "interval": interval}
+    if target.port_number is not None:
+        endpoint = {"portNumber": target.port_number, "path": target.path, "interval": interval}
     if target.honor_labels:
         endpoint["honorLabels"] = True
     spec: Manifest = {"selector": {"matchLabels": dict(target.selector)}}
@@ -93,8 +97,15 @@ def _ports(pod: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     return [p for c in containers if isinstance(c, Mapping) for p in c.get("ports") or []]
 
 
+# Where an Istio sidecar serves the app's announced metrics merged with its own, in plain HTTP:
+# mTLS-only app ports can't be scraped by a Prometheus outside the mesh.
+ISTIO_MERGED_METRICS = ScrapeTarget(
+    component="", selector={}, port="", path="/stats/prometheus", port_number=15020
+)
+
+
 def targets_from_workload(
-    metadata: Mapping[str, Any], spec: Mapping[str, Any]
+    metadata: Mapping[str, Any], spec: Mapping[str, Any], mesh: bool = False
 ) -> list[ScrapeTarget]:
     """What a Deployment/StatefulSet/DaemonSet exposes for scraping: any container port named
     `metrics` (exporter sidecars, dedicated metrics ports), and the port the
@@ -121,21 +132,25 @@ def targets_from_workload(
         port_name = by_number.get(int(announced)) if announced.isdigit() else announced
         if port_name in named:
             wanted[str(port_name)] = str(annotations.get("prometheus.io/path", "/metrics"))
+    # Dedicated `metrics` ports bypass the sidecar (the Workload excludes them from interception);
+    # an announced app port behind a sidecar is scraped through Istio's merged-metrics port.
+    meshed = mesh and annotations.get("sidecar.istio.io/inject") != "false"
     targets = []
     for port, path in wanted.items():
         name = None
         if isinstance(workload, str):
             name = workload if port == METRICS_PORT else f"{workload}-{port}"
-        targets.append(
-            ScrapeTarget(
-                component=component,
-                selector=dict(selector),
-                port=port,
-                path=path,
-                namespace=namespace,
-                name=name,
-            )
+        target = ScrapeTarget(
+            component=component,
+            selector=dict(selector),
+            port=port,
+            path=path,
+            namespace=namespace,
+            name=name,
         )
+        if meshed and port != METRICS_PORT:
+            target = replace(target, port="", path=ISTIO_MERGED_METRICS.path, port_number=15020)
+        targets.append(target)
     return targets
 
 
@@ -147,8 +162,9 @@ class WorkloadMetrics:
     sidecar with a port named `metrics` is scraped without touching this tier.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, mesh: bool = False) -> None:
         self._targets: list[ScrapeTarget] = []
+        self._mesh = mesh
 
     def observe(
         self, args: pulumi.ResourceTransformationArgs
@@ -156,7 +172,7 @@ class WorkloadMetrics:
         if args.type_ in WORKLOAD_TYPES:
             metadata, spec = args.props.get("metadata"), args.props.get("spec")
             if isinstance(metadata, Mapping) and isinstance(spec, Mapping):
-                self._targets.extend(targets_from_workload(metadata, spec))
+                self._targets.extend(targets_from_workload(metadata, spec, self._mesh))
         return None
 
     @property
@@ -310,7 +326,6 @@ class ObservabilityArgs:
     kv_bucket: str | None = None
     dashboards_dir: Path = DASHBOARDS_DIR
     alerts_file: Path = ALERTS_FILE
-    extra_labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def names(self) -> Names:
@@ -724,7 +739,7 @@ def alert_groups(
         "cert_expiry_seconds": thresholds.cert_expiry_days * 86400,
         "cert_expiry_days": thresholds.cert_expiry_days,
     }
-    document = yaml.safe_load(text) or {}
+    document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     groups = []
     for group in document.get("groups") or []:
         group = dict(group)

@@ -481,6 +481,15 @@ def pod_template(args: WorkloadArgs, checksum: pulumi.Input[str] | None) -> Mani
     annotations: Manifest = dict(args.pod_annotations)
     if checksum is not None:
         annotations["checksum/config"] = checksum
+    metrics_ports = sorted(
+        p.port for c in (args.main, *args.sidecars) for p in c.ports if p.name == "metrics"
+    )
+    if metrics_ports:
+        # Scrapes reach a dedicated metrics port directly (the NetworkPolicy still limits them
+        # to the monitoring namespace); with Istio it would otherwise demand mTLS.
+        annotations["traffic.sidecar.istio.io/excludeInboundPorts"] = ",".join(
+            str(p) for p in metrics_ports
+        )
     labels = dict(args.selector)
     if platform.out_of_mesh(args.component):
         # Sidecar mode reads the annotation, ambient mode the label.

@@ -43,7 +43,7 @@ def watch_workloads(settings: PlatformSettings) -> WorkloadMetrics | None:
     """Start collecting scrape targets from the workloads declared from now on."""
     if not settings.observability.enabled:
         return None
-    metrics = WorkloadMetrics()
+    metrics = WorkloadMetrics(mesh=settings.mesh.enabled)
     pulumi.runtime.register_stack_transformation(metrics.observe)
     return metrics
 

@@ -195,6 +195,13 @@ def scraped_ports(manifest: dict[str, Any]) -> set[str]:
     return wanted
 
 
+def meshed(stack: Recording, pod_metadata: Mapping[str, Any]) -> bool:
+    namespaces = [n.manifest()["metadata"]["labels"] for n in stack.of_kind("Namespace")]
+    injected = any(labels.get("istio-injection") == "enabled" for labels in namespaces)
+    opted_out = (pod_metadata.get("annotations") or {}).get("sidecar.istio.io/inject") == "false"
+    return injected and not opted_out
+
+
 def selects(selector: Mapping[str, str], labels: Mapping[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
@@ -208,7 +215,10 @@ def monitors_for(stack: Recording, namespace: str, labels: Mapping[str, str]) ->
         selector = monitor["spec"]["selector"]["matchLabels"]
         if monitor["kind"] == "PodMonitor":
             if selects(selector, labels):
-                ports |= {e["port"] for e in monitor["spec"]["podMetricsEndpoints"]}
+                ports |= {
+                    e.get("port") or f"port-{e['portNumber']}"
+                    for e in monitor["spec"]["podMetricsEndpoints"]
+                }
             continue
         for service in (s.manifest() for s in stack.of_kind("Service")):
             meta, spec = service["metadata"], service["spec"]
@@ -230,7 +240,12 @@ def test_every_metrics_port_is_scraped(stack: Recording) -> None:
             wanted = scraped_ports(body)
             if not wanted:
                 continue
-            labels = body["spec"]["template"]["metadata"]["labels"]
+            template = body["spec"]["template"]["metadata"]
+            if meshed(stack, template):
+                # Behind a sidecar an announced app port is scraped through Istio's merge port;
+                # dedicated `metrics` ports bypass the sidecar.
+                wanted = {p if p == "metrics" else "port-15020" for p in wanted}
+            labels = template["labels"]
             scraped = monitors_for(stack, body["metadata"]["namespace"], labels)
             assert wanted <= scraped, f"{kind}/{workload.object_name}: {wanted - scraped} unscraped"
             checked += 1
@@ -327,18 +342,43 @@ def test_local_logs_go_to_loki(dev: Recording) -> None:
     assert release_named(dev, "aegis-trader-loki").urn in agent_release.dependencies
 
 
-def test_monitoring_namespace_is_shared_with_network_policies(stack: Recording) -> None:
+def admits_monitoring(policies: list[dict[str, Any]], labels: Mapping[str, str], port: Any) -> bool:
+    for policy in policies:
+        if not selects(policy["spec"]["podSelector"].get("matchLabels") or {}, labels):
+            continue
+        for rule in policy["spec"].get("ingress") or []:
+            sources = [
+                peer.get("namespaceSelector", {}).get("matchLabels", {})
+                for peer in rule.get("from") or []
+            ]
+            ports = {p.get("port") for p in rule.get("ports") or []}
+            if {"kubernetes.io/metadata.name": MONITORING} in sources and (
+                port["containerPort"] in ports or port["name"] in ports
+            ):
+                return True
+    return False
+
+
+def test_scraped_ports_admit_the_monitoring_namespace(stack: Recording) -> None:
+    """Default deny would drop the scrapes: each scraped port admits Prometheus' namespace."""
     namespace = stack.get("Namespace", MONITORING).manifest()
     assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "privileged"
     assert stack.outputs["monitoringNamespace"] == MONITORING
-    nats = stack.get("NetworkPolicy", "aegis-trader-nats").manifest()["spec"]
-    scrape = [
-        rule
-        for rule in nats["ingress"]
-        if rule["from"][0].get("namespaceSelector", {}).get("matchLabels")
-        == {"kubernetes.io/metadata.name": MONITORING}
-    ]
-    assert scrape and {"protocol": "TCP", "port": 7777} in scrape[0]["ports"]
+    policies = [p.manifest() for p in stack.of_kind("NetworkPolicy")]
+    for kind in POD_OWNERS:
+        for workload in stack.of_kind(kind):
+            body = workload.manifest()
+            template = body["spec"]["template"]
+            pod = template["spec"]
+            wanted = scraped_ports(body)
+            for port in (
+                p
+                for c in pod["containers"] + pod.get("initContainers", [])
+                for p in c.get("ports", [])
+                if p["name"] in wanted
+            ):
+                labels = template["metadata"]["labels"]
+                assert admits_monitoring(policies, labels, port), (workload.object_name, port)
 
 
 # --- alerts and dashboards -------------------------------------------------------------------

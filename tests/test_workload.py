@@ -250,3 +250,18 @@ def test_workloads_report_to_the_collector_when_there_is_one() -> None:
     assert names["OTEL_SERVICE_NAME"] == "api"
     plain = body(record(BASE), "Deployment")["spec"]["template"]["spec"]["containers"][0]["env"]
     assert not any(e["name"].startswith("OTEL_") for e in plain)
+
+
+def test_dedicated_metrics_ports_bypass_a_mesh_sidecar() -> None:
+    exporter = Container(
+        name="exporter",
+        image="example/exporter:1.0.0",
+        resources=Resources("10m", "16Mi", "50m", "32Mi"),
+        ports=(ServicePort("metrics", 9187),),
+    )
+    template = body(record(replace(BASE, sidecars=(exporter,))), "Deployment")["spec"]["template"]
+    assert template["metadata"]["annotations"]["traffic.sidecar.istio.io/excludeInboundPorts"] == (
+        "9187"
+    )
+    plain = body(record(BASE), "Deployment")["spec"]["template"]["metadata"]
+    assert "traffic.sidecar.istio.io/excludeInboundPorts" not in plain.get("annotations", {})
