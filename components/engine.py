@@ -159,8 +159,10 @@ def shard_args(args: HftEngineArgs, index: int) -> WorkloadArgs:
             ports=(grpc, market_data),
             probes=engine_probes(grpc.port, args.grpc_health),
         ),
-        # One replica per shard: the partition owns its order books.
+        # One replica per shard: the partition owns its order books, so a new pod only starts
+        # after the old one stopped (two owners of one partition would double-fill orders).
         replicas=1,
+        rollout="Recreate",
         network=platform.access(args.graph, component),
         node_selector=args.node_selector,
         tolerations=tuple(dict(t) for t in args.tolerations),

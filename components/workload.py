@@ -322,6 +322,9 @@ class WorkloadArgs:
     security: Security = field(default_factory=Security)
     pod_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     termination_grace_seconds: int = 30
+    # RollingUpdate surges first and never drops below the desired count; Recreate is for
+    # singletons that must never run twice (an engine shard owning its order books).
+    rollout: Literal["RollingUpdate", "Recreate"] = "RollingUpdate"
     pod_management_policy: Literal["OrderedReady", "Parallel"] = "OrderedReady"
     spread: Literal["soft", "hard"] = "soft"
     node_selector: Mapping[str, str] = field(default_factory=dict)
@@ -427,6 +430,8 @@ def otel_env(args: WorkloadArgs) -> dict[str, EnvValue]:
         return {}
     return {
         "OTEL_EXPORTER_OTLP_ENDPOINT": args.platform.otlp_endpoint,
+        # The endpoint is the collector's gRPC port; SDKs default to HTTP otherwise.
+        "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
         "OTEL_SERVICE_NAME": args.component,
         "OTEL_RESOURCE_ATTRIBUTES": f"service.namespace={args.platform.release}",
     }
@@ -510,11 +515,14 @@ def workload_spec(args: WorkloadArgs, checksum: pulumi.Input[str] | None) -> Man
         "revisionHistoryLimit": 5,
     }
     if args.kind == "Deployment":
-        # Surge first, never below the desired count during a rollout.
-        spec["strategy"] = {
-            "type": "RollingUpdate",
-            "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
-        }
+        if args.rollout == "Recreate":
+            spec["strategy"] = {"type": "Recreate"}
+        else:
+            # Surge first, never below the desired count during a rollout.
+            spec["strategy"] = {
+                "type": "RollingUpdate",
+                "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+            }
         return spec
     spec["serviceName"] = f"{args.name}-headless"
     spec["podManagementPolicy"] = args.pod_management_policy

@@ -17,7 +17,14 @@ import yaml
 from components.quantities import format_bytes, format_cpu
 from stacks.config import load_settings, project_values
 from stacks.errors import ConfigError
-from stacks.offline import Recording, engine_value, redact_secrets, run_stack, stack_config
+from stacks.offline import (
+    Recording,
+    engine_value,
+    normalize,
+    redact_secrets,
+    run_stack,
+    stack_config,
+)
 from stacks.summary import Totals, totals
 
 
@@ -31,7 +38,7 @@ def write(recording: Recording, out: Path) -> int:
             body = registration.manifest(redact=True)
             filename = f"{registration.kind.lower()}-{registration.object_name}.yaml"
         elif registration.type.startswith("kubernetes:helm.sh/"):
-            body = redact_secrets(registration.inputs)
+            body = normalize(redact_secrets(registration.inputs))
             filename = f"helmrelease-{registration.name}.yaml"
         else:
             continue

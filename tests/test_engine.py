@@ -204,3 +204,9 @@ def test_bad_engine_config_fails_before_any_resource(
     assert f"trading-platform:{key} " in message
     assert value in message
     assert allowed in message
+
+
+def test_a_shard_never_runs_twice_during_a_rollout(stack: Recording) -> None:
+    for shard in stack.of_kind("Deployment"):
+        if (shard.object_name or "").startswith("aegis-trader-hft-engine-"):
+            assert shard.manifest()["spec"]["strategy"] == {"type": "Recreate"}
