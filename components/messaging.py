@@ -94,7 +94,7 @@ def server_config(args: MessageBusArgs) -> str:
         f"lame_duck_duration: {args.lame_duck_seconds}s",
         "lame_duck_grace_period: 10s",
         "jetstream {",
-        "  store_dir: /data/jetstream",
+        "  store_dir: /data",  # JetStream keeps its files in <store_dir>/jetstream, as the chart
         f"  max_file_store: {file_store(args)}",
         f"  max_memory_store: {parse_bytes(args.max_memory_store)}",
         "}",

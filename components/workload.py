@@ -548,8 +548,9 @@ def workload_spec(args: WorkloadArgs, checksum: pulumi.Input[str] | None) -> Man
 
 
 def service_ports(ports: Sequence[ServicePort]) -> list[Manifest]:
+    # Numeric target ports: adopted Helm pods keep their endpoints whatever they named ports.
     return [
-        {"name": p.name, "port": p.port, "targetPort": p.name, "protocol": p.protocol}
+        {"name": p.name, "port": p.port, "targetPort": p.port, "protocol": p.protocol}
         for p in ports
     ]
 

@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -85,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
                 return recording
 
             render_seconds, _ = timed(render, options.repeat)
-        seconds, recording = timed(lambda stack=stack: run_stack(stack), options.repeat)
+        seconds, recording = timed(partial(run_stack, stack), options.repeat)
         count = len(recording.resources)
-        base_seconds, _ = timed(lambda count=count: baseline(count), options.repeat)
+        base_seconds, _ = timed(partial(baseline, count), options.repeat)
         ratio = per_resource(seconds, recording) / (base_seconds / count)
         worst = max(worst, ratio)
         print(
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     if options.catalogue:
         for extra in (0, 50, 100, 190):
             seconds, recording = timed(
-                lambda extra=extra: run_stack("dev", catalogue_overrides(extra)), options.repeat
+                partial(run_stack, "dev", catalogue_overrides(extra)), options.repeat
             )
             print(
                 f"catalogue +{extra:>3}: {len(recording.resources):>5} resources, "

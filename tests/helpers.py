@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from stacks.offline import Recording
+import pytest
+
+from stacks.errors import ConfigError
+from stacks.offline import Recording, run_stack
 
 
 def manifest(recording: Recording, kind: str, name: str) -> dict[str, Any]:
@@ -27,3 +30,20 @@ def container(recording: Recording, kind: str, name: str, container: str) -> dic
 def env_of(c: dict[str, Any]) -> dict[str, Any]:
     """Container env as name -> value (or the valueFrom reference)."""
     return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env", [])}
+
+
+def assert_rejected(
+    overrides: dict[str, Any], key: str, value: str, allowed: str, stack: str = "dev"
+) -> str:
+    """Running `stack` with `overrides` fails before any resource is registered, with one
+    line naming the key, the value and what is allowed. Returns the message."""
+    recording = Recording(stack)
+    with pytest.raises(ConfigError) as raised:
+        run_stack(stack, overrides, recording=recording)
+    message = str(raised.value)
+    assert recording.resources == [], "a resource was registered before the config error"
+    assert f"trading-platform:{key} = " in message
+    assert value in message
+    assert allowed in message
+    assert "\n" not in message, "one message, one line"
+    return message

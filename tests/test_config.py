@@ -9,7 +9,7 @@ import pytest
 
 from stacks.config import deep_merge, load_settings, profiles
 from stacks.errors import ConfigError
-from stacks.offline import Recording, run_stack
+from tests.helpers import assert_rejected
 
 # (overrides, key named, value named, words of what is allowed)
 BAD_CONFIGS: list[tuple[dict[str, Any], str, str, str]] = [
@@ -68,15 +68,7 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, str, str]] = [
 def test_bad_config_fails_before_any_resource(
     overrides: dict[str, Any], key: str, value: str, allowed: str
 ) -> None:
-    recording = Recording("dev")
-    with pytest.raises(ConfigError) as raised:
-        run_stack("dev", overrides, recording=recording)
-    message = str(raised.value)
-    assert recording.resources == [], "a resource was registered before the config error"
-    assert f"trading-platform:{key}" in message
-    assert value in message
-    assert allowed in message
-    assert "\n" not in message, "one message, one line"
+    assert_rejected(overrides, key, value, allowed)
 
 
 def test_missing_profile_names_the_key() -> None:

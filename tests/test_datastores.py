@@ -32,7 +32,7 @@ from stacks.graph import build_graph
 from stacks.offline import Recording, engine_value, is_secret, run_program, run_stack, stack_config
 from stacks.settings.datastores import EvictionPolicy, cron_problem
 from stacks.summary import totals
-from tests.helpers import container, env_of, manifest, pod_spec
+from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec
 from tests.kubeschema import validate as validate_strict
 
 PG = "aegis-trader-postgres"
@@ -706,15 +706,7 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, str, str]] = [
 def test_bad_config_fails_before_any_resource(
     overrides: dict[str, Any], key: str, value: str, allowed: str
 ) -> None:
-    recording = Recording("dev")
-    with pytest.raises(ConfigError) as raised:
-        run_stack("dev", overrides, recording=recording)
-    message = str(raised.value)
-    assert recording.resources == [], "a resource was registered before the config error"
-    assert f"trading-platform:{key} = " in message
-    assert value in message
-    assert allowed in message
-    assert "\n" not in message
+    assert_rejected(overrides, key, value, allowed)
 
 
 def test_the_external_password_never_reaches_a_message() -> None:

@@ -8,9 +8,8 @@ import pytest
 
 from components.engine import engine_nodes, engine_probes, shard_addresses
 from components.workload import Platform
-from stacks.errors import ConfigError
 from stacks.offline import Recording, run_stack
-from tests.helpers import container, env_of, manifest, pod_spec
+from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec
 
 ENGINE = "aegis-trader-hft-engine"
 PLATFORM = Platform(release="aegis-trader", namespace="ns", version="")
@@ -196,14 +195,7 @@ BAD: list[tuple[dict[str, Any], str, str, str]] = [
 def test_bad_engine_config_fails_before_any_resource(
     engine: dict[str, Any], key: str, value: str, allowed: str
 ) -> None:
-    recording = Recording("dev")
-    with pytest.raises(ConfigError) as raised:
-        run_stack("dev", {"engine": engine}, recording=recording)
-    assert recording.resources == []
-    message = str(raised.value)
-    assert f"trading-platform:{key} " in message
-    assert value in message
-    assert allowed in message
+    assert_rejected({"engine": engine}, key, value, allowed)
 
 
 def test_a_shard_never_runs_twice_during_a_rollout(stack: Recording) -> None:

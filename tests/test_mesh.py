@@ -13,6 +13,7 @@ from components.workload import Platform, Resources
 from stacks.errors import ConfigError
 from stacks.offline import Recording, run_program, run_stack
 from tests.conftest import CRDS
+from tests.helpers import assert_rejected
 from tests.test_schemas import crd_schemas
 
 NS = "trading"
@@ -218,14 +219,7 @@ BAD: list[tuple[dict[str, Any], str, str, str]] = [
 def test_bad_mesh_config_fails_before_any_resource(
     mesh: dict[str, Any], key: str, value: str, allowed: str
 ) -> None:
-    recording = Recording("dev")
-    with pytest.raises(ConfigError) as raised:
-        run_stack("dev", {"mesh": mesh}, recording=recording)
-    assert recording.resources == []
-    message = str(raised.value)
-    assert f"trading-platform:{key}" in message
-    assert value in message
-    assert allowed in message
+    assert_rejected({"mesh": mesh}, key, value, allowed)
 
 
 def test_route_to_unknown_service_names_the_route() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from components.graph import DependencyGraph
 from stacks.config import load_settings, project_values
 from stacks.graph import build_graph
 from stacks.offline import Recording, engine_value, stack_config
@@ -13,7 +14,7 @@ from stacks.offline import Recording, engine_value, stack_config
 NAME = "app.kubernetes.io/name"
 
 
-def graph_of(stack: str):  # type: ignore[no-untyped-def]
+def graph_of(stack: str) -> DependencyGraph:
     values = project_values({k: engine_value(v) for k, v in stack_config(stack).items()})
     return build_graph(load_settings(values))
 

@@ -20,7 +20,7 @@ from components.observability import (
 from stacks.errors import ConfigError
 from stacks.offline import Recording, Registration, is_secret, run_stack, unwrap
 from stacks.versions import CHARTS
-from tests.helpers import env_of
+from tests.helpers import assert_rejected, env_of
 
 RELEASE = "aegis-trader"
 MONITORING = "monitoring"
@@ -565,14 +565,7 @@ BAD: list[tuple[dict[str, Any], str, str, str]] = [
 def test_bad_observability_config_fails_before_any_resource(
     obs: dict[str, Any], key: str, value: str, allowed: str
 ) -> None:
-    recording = Recording("dev")
-    with pytest.raises(ConfigError) as raised:
-        run_stack("dev", {"observability": obs}, recording=recording)
-    assert recording.resources == []
-    message = str(raised.value)
-    assert f"trading-platform:{key} " in message
-    assert value in message
-    assert allowed in message
+    assert_rejected({"observability": obs}, key, value, allowed)
 
 
 def test_monitoring_namespace_must_match_the_installed_prometheus() -> None:

@@ -83,7 +83,7 @@ def test_defaults_are_restricted_and_available() -> None:
     assert sa.manifest()["automountServiceAccountToken"] is False
     service = body(recording, "Service")
     assert service["spec"]["ports"] == [
-        {"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}
+        {"name": "http", "port": 8000, "targetPort": 8000, "protocol": "TCP"}
     ]
     # One replica: no PDB, no spread, no HPA.
     assert recording.of_kind("PodDisruptionBudget") == []
