@@ -74,20 +74,16 @@ def api_nodes(
     and is the public entry (ingress controller, LoadBalancer)."""
     engines = tuple(f"hft-engine-{i}" for i in range(engine_shards))
     return [
-        Node(
+        platform.node(
+            BACKEND,
+            (ServicePort("http", backend_port),),
             name=BACKEND_NODE,
-            host=platform.name(BACKEND),
-            ports=(ServicePort("http", backend_port),),
-            selector=platform.selector(BACKEND),
-            service_account=platform.name(BACKEND),
             calls=(*stores, *((bus,) if bus else ()), *engines),
         ),
-        Node(
+        platform.node(
+            BALANCER,
+            (ServicePort("http", balancer_port),),
             name=BALANCER_NODE,
-            host=platform.name(BALANCER),
-            ports=(ServicePort("http", balancer_port),),
-            selector=platform.selector(BALANCER),
-            service_account=platform.name(BALANCER),
             calls=(BACKEND_NODE,),
             public=True,
         ),

@@ -217,40 +217,15 @@ def datastore_nodes(
     """The graph nodes: "postgres" and "redis", which other services call, and the caller-only
     nodes of this tier's Jobs (backups, the cluster bootstrap)."""
     stores = [
-        Node(
-            name=POSTGRES,
-            host=platform.name(POSTGRES),
-            ports=(ServicePort("postgres", postgres_port),),
-            selector=platform.selector(POSTGRES),
-            service_account=platform.name(POSTGRES),
-            scheme="postgresql",
-        ),
-        Node(
-            name=REDIS,
-            host=platform.name(REDIS),
-            ports=(REDIS_PORT,),
-            selector=platform.selector(REDIS),
-            service_account=platform.name(REDIS),
-            scheme="redis",
-        ),
+        platform.node(POSTGRES, (ServicePort("postgres", postgres_port),), scheme="postgresql"),
+        platform.node(REDIS, (REDIS_PORT,), scheme="redis"),
     ]
     jobs = [
         (POSTGRES_BACKUP, POSTGRES, postgres_backup),
         (REDIS_BACKUP, REDIS, redis_backup),
         (REDIS_CLUSTER_INIT, REDIS, redis_cluster),
     ]
-    return stores + [
-        Node(
-            name=job,
-            host=platform.name(job),
-            ports=(),
-            selector=platform.selector(job),
-            service_account=platform.name(job),
-            calls=(store,),
-        )
-        for job, store, enabled in jobs
-        if enabled
-    ]
+    return stores + [platform.node(job, calls=(store,)) for job, store, enabled in jobs if enabled]
 
 
 POSTGRES_INIT = """\

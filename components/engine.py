@@ -58,17 +58,7 @@ def engine_nodes(
 ) -> list[Node]:
     """One graph node per shard, `hft-engine-{i}`; callers may reach gRPC and market data."""
     ports = engine_ports(grpc_port, market_data_port)
-    return [
-        Node(
-            name=shard_component(i),
-            host=platform.name(shard_component(i)),
-            ports=ports,
-            selector=platform.selector(shard_component(i)),
-            service_account=platform.name(shard_component(i)),
-            scheme="grpc",
-        )
-        for i in range(shards)
-    ]
+    return [platform.node(shard_component(i), ports, scheme="grpc") for i in range(shards)]
 
 
 @dataclass(frozen=True)

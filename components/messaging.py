@@ -123,26 +123,8 @@ ADMIN_CLIENTS = ("nats-box", "create-kv-bucket")
 def bus_nodes(platform: Platform) -> list[Node]:
     """The bus as the dependency graph sees it: clients call `nats` on 4222; the KV Job and
     nats-box are its own callers."""
-    server = Node(
-        name=COMPONENT,
-        host=platform.name(COMPONENT),
-        ports=(CLIENT,),
-        selector=platform.selector(COMPONENT),
-        service_account=platform.name(COMPONENT),
-        scheme="nats",
-    )
-    admins = [
-        Node(
-            name=admin,
-            host=platform.name(admin),
-            ports=(),
-            selector=platform.selector(admin),
-            service_account=platform.name(admin),
-            calls=(COMPONENT,),
-        )
-        for admin in ADMIN_CLIENTS
-    ]
-    return [server, *admins]
+    server = platform.node(COMPONENT, (CLIENT,), scheme="nats")
+    return [server, *(platform.node(admin, calls=(COMPONENT,)) for admin in ADMIN_CLIENTS)]
 
 
 class MessageBus(pulumi.ComponentResource):

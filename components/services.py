@@ -75,12 +75,9 @@ class TradingServicesArgs:
 def service_nodes(platform: Platform, services: Iterable[TradingService]) -> list[Node]:
     """One graph node per service: `{release}-{name}` on its port, with its declared calls."""
     return [
-        Node(
-            name=s.name,
-            host=platform.name(s.name),
-            ports=(ServicePort("http", s.port),),
-            selector=platform.selector(s.name),
-            service_account=platform.name(s.name),
+        platform.node(
+            s.name,
+            (ServicePort("http", s.port),),
             calls=s.calls,
             declared_at=s.calls_key or f"{s.name}.calls",
             public=s.public,

@@ -91,12 +91,9 @@ def _node(
     declared_at: str,
     public: bool = False,
 ) -> Node:
-    return Node(
-        name=component,
-        host=platform.name(component),
-        ports=(ServicePort("http", port),),
-        selector=platform.selector(component),
-        service_account=platform.name(component),
+    return platform.node(
+        component,
+        (ServicePort("http", port),),
         calls=tuple(calls),
         declared_at=declared_at,
         public=public,

@@ -16,7 +16,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.graph import DependencyGraph, ServicePort
+from components.graph import DependencyGraph, Node, ServicePort
 from components.kube import kube
 from components.naming import fullname, recommended_labels, selector_labels
 from components.network import NetworkAccess, Peer, access_from_graph, workload_policy_spec
@@ -49,6 +49,25 @@ class Platform:
 
     def name(self, component: str) -> str:
         return fullname(self.release, component)
+
+    def node(
+        self,
+        component: str,
+        ports: tuple[ServicePort, ...] = (),
+        *,
+        name: str | None = None,
+        **fields: Any,
+    ) -> Node:
+        """`component`'s graph node: its Service name, pod selector and service account, as the
+        Workload creates them (no ports: a caller only, such as a Job)."""
+        return Node(
+            name=name or component,
+            host=self.name(component),
+            ports=ports,
+            selector=self.selector(component),
+            service_account=self.name(component),
+            **fields,
+        )
 
     def out_of_mesh(self, component: str) -> bool:
         return any(component == c or component.startswith(f"{c}-") for c in self.mesh_opt_out)
