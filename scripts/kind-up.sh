@@ -14,17 +14,20 @@ fi
 CLUSTER="$(sed -n 's/^name: *//p' scripts/kind-config.yaml)"
 
 command -v kubectl >/dev/null || { echo "missing prerequisite: kubectl" >&2; exit 2; }
+# Read the list once: `kubectl ... | grep -q` under pipefail fails when grep stops early.
+CONTEXTS="$(kubectl config get-contexts -o name)"
+has_context() { grep -qx "$1" <<<"$CONTEXTS"; }
 
 case "$CONTEXT" in
   orbstack)
-    if ! kubectl config get-contexts -o name | grep -qx orbstack; then
+    if ! has_context orbstack; then
       echo "context orbstack not found: start OrbStack and enable Kubernetes (Settings > Kubernetes)" >&2
       exit 2
     fi
     echo "using OrbStack's cluster (context orbstack); no kind cluster needed"
     ;;
   "kind-$CLUSTER")
-    if kubectl config get-contexts -o name | grep -qx "$CONTEXT"; then
+    if has_context "$CONTEXT"; then
       echo "kind cluster $CLUSTER exists (context $CONTEXT)"
     else
       command -v kind >/dev/null || { echo "missing prerequisite: kind" >&2; exit 2; }

@@ -25,12 +25,8 @@ if ! pulumi whoami >/dev/null 2>&1; then
   export PULUMI_CONFIG_PASSPHRASE="${PULUMI_CONFIG_PASSPHRASE-}"
 fi
 
-# Cluster: the dev stack targets kind-aegis-local; OrbStack users set kubeContext to orbstack.
-CONTEXT="$(sed -n 's/^ *trading-platform:kubeContext: *//p' Pulumi.dev.yaml)"
-if [ "$CONTEXT" = "kind-aegis-local" ] && ! kubectl config get-contexts -o name | grep -qx "$CONTEXT"; then
-  command -v kind >/dev/null || { echo "missing prerequisite: kind (see README)" >&2; exit 2; }
-  kind create cluster --name aegis-local --config scripts/kind-config.yaml
-fi
+# Cluster: kind-aegis-local is created when missing; OrbStack's context is used as it is.
+bash scripts/kind-up.sh
 
 pulumi stack select dev 2>/dev/null || pulumi stack init dev
 pulumi up --stack dev "$@"
