@@ -1,0 +1,66 @@
+"""Every pod the platform declares passes Pod Security Standards `restricted`, runs without an
+API token, and no RBAC is granted (no workload needs the Kubernetes API)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from stacks.offline import Recording
+
+RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+
+
+def pod_specs(recording: Recording) -> Iterator[tuple[str, dict[str, Any]]]:
+    for kind in ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"):
+        for registration in recording.of_kind(kind):
+            spec = registration.manifest()["spec"]
+            if kind == "CronJob":
+                spec = spec["jobTemplate"]["spec"]
+            yield f"{kind}/{registration.object_name}", spec["template"]["spec"]
+
+
+def test_every_pod_passes_the_restricted_profile(stack: Recording) -> None:
+    checked = 0
+    for name, pod in pod_specs(stack):
+        pod_ctx = pod.get("securityContext", {})
+        assert not pod.get("hostNetwork") and not pod.get("hostPID") and not pod.get("hostIPC")
+        for volume in pod.get("volumes", []):
+            kinds = set(volume) - {"name"}
+            assert kinds <= RESTRICTED_VOLUMES, f"{name}: volume {volume['name']} is {kinds}"
+        for container in pod["containers"] + pod.get("initContainers", []):
+            ctx = container.get("securityContext", {})
+            where = f"{name}/{container['name']}"
+            assert ctx.get("allowPrivilegeEscalation") is False, where
+            assert not ctx.get("privileged"), where
+            assert ctx.get("capabilities", {}).get("drop") == ["ALL"], where
+            assert not ctx.get("capabilities", {}).get("add"), where
+            assert (ctx.get("runAsNonRoot") or pod_ctx.get("runAsNonRoot")) is True, where
+            assert ctx.get("runAsUser", pod_ctx.get("runAsUser", 1)) != 0, where
+            seccomp = ctx.get("seccompProfile") or pod_ctx.get("seccompProfile") or {}
+            assert seccomp.get("type") in ("RuntimeDefault", "Localhost"), where
+            assert ctx.get("readOnlyRootFilesystem") is True, where
+            checked += 1
+    assert checked >= 20
+
+
+def test_no_pod_mounts_an_api_token_and_no_rbac_is_granted(stack: Recording) -> None:
+    for name, pod in pod_specs(stack):
+        assert pod.get("automountServiceAccountToken") is False, name
+    for account in stack.of_kind("ServiceAccount"):
+        assert account.manifest().get("automountServiceAccountToken") is False, account.object_name
+    granted = [
+        r.kind
+        for r in stack.kubernetes_objects()
+        if r.kind in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
+    ]
+    assert granted == []
