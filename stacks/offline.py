@@ -70,9 +70,11 @@ class Registration:
         """The Kubernetes object as applied, secret values replaced when `redact`."""
         body = normalize(redact_secrets(self.inputs) if redact else unwrap(self.inputs))
         if redact and self.kind == "Secret":
+            # Every value goes, even where the whole map was one secret; the keys stay visible.
+            plain = unwrap(self.inputs)
             for key in ("data", "stringData"):
-                if isinstance(body.get(key), dict):
-                    body[key] = dict.fromkeys(body[key], REDACTED)
+                if isinstance(plain.get(key), dict):
+                    body[key] = dict.fromkeys(plain[key], REDACTED)
         head = {k: body.pop(k) for k in ("apiVersion", "kind", "metadata") if k in body}
         return {**head, **body}
 
