@@ -142,3 +142,26 @@ def test_namespaced_objects_set_their_namespace(stack: Recording) -> None:
         if registration.kind in cluster_scoped:
             continue
         assert registration.manifest()["metadata"].get("namespace"), registration.urn
+
+
+def test_children_are_parented_and_named_after_their_component(stack: Recording) -> None:
+    by_urn = {r.urn: r for r in stack.resources}
+    for registration in stack.resources:
+        parent = by_urn.get(registration.parent)
+        if parent is None:
+            # Only the providers and the tiers hang off the stack itself.
+            assert registration.type.startswith(("pulumi:providers:", "trading:")), registration.urn
+            continue
+        assert registration.name.startswith(parent.name), registration.urn
+    tokens = {r.type for r in stack.resources if r.type.startswith("trading:")}
+    assert all(len(token.split(":")) == 3 for token in tokens)
+    assert "trading:messaging:MessageBus" in tokens
+
+
+def test_kubernetes_objects_use_the_explicit_provider(stack: Recording) -> None:
+    (provider,) = [r for r in stack.resources if r.type == "pulumi:providers:kubernetes"]
+    assert provider.inputs["context"] and provider.inputs["clusterIdentifier"]
+    assert provider.inputs["enableServerSideApply"] in (True, "true")  # providers get strings
+    for registration in stack.resources:
+        if registration.custom and registration.type.startswith("kubernetes:"):
+            assert registration.provider.startswith(provider.urn), registration.urn
