@@ -360,7 +360,8 @@ class ServiceMesh(pulumi.ComponentResource):
             f"{name}-cni",
             "cni",
             args.system_namespace,
-            {**profile, "cni": {"resources": resources(args.proxy_resources)}},
+            # The cni chart reads top-level `resources` and accepts requests only.
+            {**profile, "resources": {"requests": args.proxy_resources.manifest()["requests"]}},
             [base],
         )
         istiod = release(

@@ -22,7 +22,6 @@ from components.workload import (
     Container,
     EnvValue,
     FieldEnv,
-    Mount,
     Platform,
     Probe,
     Probes,
@@ -179,7 +178,6 @@ class MessageBus(pulumi.ComponentResource):
                 liveness=Probe(port="monitor", path="/healthz?js-enabled-only=true", period=30),
                 readiness=Probe(port="monitor", path="/healthz?js-server-only=true", period=10),
             ),
-            mounts=(Mount("pid", "/var/run/nats"),),
             pre_stop=("nats-server", f"--signal=ldm={PID_FILE}"),
         )
         exporter = Container(
@@ -231,7 +229,7 @@ class MessageBus(pulumi.ComponentResource):
 
         kv_script = (
             # Waits for JetStream, then creates the bucket once: a re-run finds it and succeeds.
-            "until nats account info >/dev/null 2>&1; do\n"
+            "until nats stream ls >/dev/null 2>&1; do\n"
             "  echo waiting for JetStream; sleep 3\n"
             "done\n"
             f"if nats kv info {args.bucket} >/dev/null 2>&1; then\n"

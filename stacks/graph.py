@@ -60,6 +60,13 @@ def check_mesh(settings: PlatformSettings, graph: DependencyGraph) -> None:
     mesh = settings.mesh
     if not mesh.enabled:
         return
+    if settings.api.balancer.service_type == "LoadBalancer":
+        raise ConfigError(
+            "api.balancer.serviceType",
+            "LoadBalancer",
+            "must be ClusterIP while mesh.enabled: the Istio gateway is the public entry, and "
+            "plaintext from a LoadBalancer would bypass it and be refused by STRICT mTLS",
+        )
     for i, route in enumerate(mesh.gateway.routes):
         if route.service not in graph or not graph[route.service].ports:
             known = ", ".join(sorted(n for n in graph.names if graph[n].ports))

@@ -38,8 +38,10 @@ INGRESS = {
 
 @pytest.fixture(scope="module")
 def with_ingress() -> Recording:
-    # Without the mesh: with it, the mesh gateway publishes the hosts instead.
-    return run_stack("prod", {"api": {"ingress": INGRESS}, "mesh": {"enabled": False}})
+    # Without the mesh: with it, the mesh gateway publishes the hosts instead (and the balancer
+    # may then be seed 002's LoadBalancer).
+    api = {"ingress": INGRESS, "balancer": {"serviceType": "LoadBalancer"}}
+    return run_stack("prod", {"api": api, "mesh": {"enabled": False}})
 
 
 def nginx_conf(recording: Recording) -> str:
@@ -171,13 +173,30 @@ def test_local_balancer_is_clusterip_for_port_forward(dev: Recording) -> None:
     assert dev.of_kind("Ingress") == []
 
 
-def test_production_balancer_is_a_loadbalancer_open_to_outside(prod: Recording) -> None:
-    assert manifest(prod, "Service", NGINX)["spec"]["type"] == "LoadBalancer"
-    public = manifest(prod, "NetworkPolicy", f"{NGINX}-public")["spec"]
+def test_production_balancer_sits_behind_the_mesh_gateway(prod: Recording) -> None:
+    assert manifest(prod, "Service", NGINX)["spec"]["type"] == "ClusterIP"
+    assert f"{NGINX}-public" not in {p.object_name for p in prod.of_kind("NetworkPolicy")}
+    assert manifest(prod, "Deployment", NGINX)["spec"]["replicas"] == 2
+
+
+def test_without_the_mesh_the_balancer_is_a_loadbalancer_open_to_outside(
+    with_ingress: Recording,
+) -> None:
+    plain = with_ingress
+    assert manifest(plain, "Service", NGINX)["spec"]["type"] == "LoadBalancer"
+    public = manifest(plain, "NetworkPolicy", f"{NGINX}-public")["spec"]
     assert public["ingress"] == [
         {"from": [{"ipBlock": {"cidr": "0.0.0.0/0"}}], "ports": [{"protocol": "TCP", "port": 8080}]}
     ]
-    assert manifest(prod, "Deployment", NGINX)["spec"]["replicas"] == 2
+
+
+def test_a_loadbalancer_next_to_the_mesh_is_refused() -> None:
+    assert_rejected(
+        {"mesh": {"enabled": True}, "api": {"balancer": {"serviceType": "LoadBalancer"}}},
+        "api.balancer.serviceType",
+        "LoadBalancer",
+        "must be ClusterIP while mesh.enabled",
+    )
 
 
 def test_network_policies_follow_the_graph(stack: Recording) -> None:

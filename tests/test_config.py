@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from stacks.config import deep_merge, load_settings, profiles
+from stacks.config import deep_merge, load_settings
 from stacks.errors import ConfigError
 from tests.helpers import assert_rejected
 
@@ -59,6 +59,52 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, str, str]] = [
         "must not exceed its limit",
     ),
     ({"kubeContext": ""}, "kubeContext", "None", "is required"),
+    ({"appVersion": "v 1"}, "appVersion", "v 1", "Kubernetes label value"),
+    (
+        {"messageBus": {"storage": {"size": 10}}},
+        "messageBus.storage.size",
+        "10",
+        "needs a unit",
+    ),
+    (
+        {"messageBus": {"storage": {"size": "0Gi"}}},
+        "messageBus.storage.size",
+        "0Gi",
+        "more than zero",
+    ),
+    (
+        {"cluster": {"containerDefaults": {"cpuRequest": "0"}}},
+        "cluster.containerDefaults.cpuRequest",
+        "0",
+        "more than zero",
+    ),
+    (
+        {
+            "api": {
+                "backend": {
+                    "autoscaling": {
+                        "minReplicas": 1,
+                        "maxReplicas": 2,
+                        "cpuPercent": 70,
+                        "scaleUpWindowSeconds": -5,
+                    }
+                }
+            }
+        },
+        "api.backend.autoscaling.scaleUpWindowSeconds",
+        "-5",
+        "between 0 and 3600",
+    ),
+    (
+        {
+            "tradingServices": {
+                "stages": {"procesing": {"minReplicas": 1, "maxReplicas": 2, "cpuPercent": 70}}
+            }
+        },
+        "tradingServices.stages.procesing",
+        "procesing",
+        "no service has",
+    ),
 ]
 
 
@@ -88,10 +134,7 @@ def test_profile_defaults_merge_with_stack_overrides() -> None:
     )
     assert settings.cluster.quota.pods == 99
     # The rest of the quota still comes from the profile.
-    assert (
-        settings.cluster.quota.requests_memory
-        == profiles()["local"]["cluster"]["quota"]["requestsMemory"]
-    )
+    assert settings.cluster.quota.requests_memory == "8Gi"  # the local profile's value
     assert settings.provider_identity == "kind-aegis-local"
 
 

@@ -64,3 +64,18 @@ def test_no_pod_mounts_an_api_token_and_no_rbac_is_granted(stack: Recording) -> 
         if r.kind in ("Role", "RoleBinding", "ClusterRole", "ClusterRoleBinding")
     ]
     assert granted == []
+
+
+def test_names_and_mount_paths_are_unique_where_the_api_server_requires(stack: Recording) -> None:
+    """Uniqueness rules the JSON schemas can't express (the API server would reject the pod)."""
+    for name, pod in pod_specs(stack):
+        containers = pod["containers"] + pod.get("initContainers", [])
+        names = [c["name"] for c in containers]
+        assert len(names) == len(set(names)), name
+        volumes = [v["name"] for v in pod.get("volumes", [])]
+        assert len(volumes) == len(set(volumes)), name
+        for container in containers:
+            paths = [m["mountPath"] for m in container.get("volumeMounts", [])]
+            assert len(paths) == len(set(paths)), f"{name}/{container['name']}: {paths}"
+            ports = [p.get("name") for p in container.get("ports", []) if p.get("name")]
+            assert len(ports) == len(set(ports)), f"{name}/{container['name']}"

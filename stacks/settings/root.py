@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, model_validator
@@ -31,6 +32,19 @@ def _release(value: str) -> str:
     # Leaves room for `-{component}` suffixes inside the 63-character limit.
     if len(value) > 30:
         raise ValueError("must be at most 30 characters so every `{release}-{component}` fits 63")
+    return value
+
+
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+
+
+def _label_value(value: str) -> str:
+    # It becomes the app.kubernetes.io/version label on every object.
+    if not _LABEL_VALUE.match(value):
+        raise ValueError(
+            "must be a Kubernetes label value: 1-63 letters, digits, '-', '_' or '.', "
+            "starting and ending with a letter or digit (e.g. 0.1.0)"
+        )
     return value
 
 
@@ -93,7 +107,7 @@ class PlatformSettings(Model):
     # the provider upserts them with server-side apply and forces field-manager conflicts.
     # Only for the adoption run (docs/adoption.md); switch it off afterwards.
     adopt_existing: bool = False
-    app_version: Annotated[str, Field(min_length=1, max_length=63)] = "0.1.0"
+    app_version: Annotated[str, AfterValidator(_label_value)] = "0.1.0"
     monitoring_namespace: DnsLabel | None = None
     cluster: ClusterSettings
     message_bus: MessageBusSettings

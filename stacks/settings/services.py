@@ -134,6 +134,15 @@ class TradingServicesSettings(Model):
                 )
             if entry.enabled:
                 owners.setdefault(entry.port, name)
+        used = {entry.stage for entry in self.services.values() if entry.stage}
+        for stage in self.stages:
+            if stage not in used:
+                raise ConfigError(
+                    f"{KEY}.stages.{stage}",
+                    stage,
+                    "is a stage no service has; the catalogue's stages: "
+                    + ", ".join(sorted(used)),
+                )
         for name, entry in self.services.items():
             if entry.enabled and owners[entry.port] != name:
                 in_use = ", ".join(f"{p} ({n})" for p, n in sorted(owners.items()))

@@ -27,12 +27,23 @@ def _as_text(value: Any) -> Any:
 
 
 def _cpu(value: str) -> str:
-    quantities.parse_cpu(value)
+    if quantities.parse_cpu(value) <= 0:
+        raise ValueError(f"must be more than zero ({quantities.CPU_FORMAT})")
     return value
 
 
 def _bytes(value: str) -> str:
-    quantities.parse_bytes(value)
+    count = quantities.parse_bytes(value)
+    if value.strip().isdigit():
+        # A bare number is bytes to Kubernetes: `size: 10` would be a 10-byte volume.
+        raise ValueError(f"needs a unit: {quantities.BYTES_FORMAT}")
+    if count <= 0:
+        raise ValueError(f"must be more than zero: {quantities.BYTES_FORMAT}")
+    return value
+
+
+def _metric_value(value: str) -> str:
+    quantities.parse_bytes(value)  # the same grammar, unit optional: `50`, `100`, `1k`
     return value
 
 
@@ -64,6 +75,8 @@ def _image(value: str) -> str:
 
 CpuQuantity = Annotated[str, BeforeValidator(_as_text), AfterValidator(_cpu)]
 ByteQuantity = Annotated[str, BeforeValidator(_as_text), AfterValidator(_bytes)]
+# An HPA target value: a plain quantity, e.g. 50 requests per second.
+MetricValue = Annotated[str, BeforeValidator(_as_text), AfterValidator(_metric_value)]
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 ImageRef = Annotated[str, AfterValidator(_image)]
 
@@ -103,6 +116,9 @@ def _in_range(value: int, low: int, high: int, what: str) -> int:
     return value
 
 
+Window = Annotated[int, AfterValidator(lambda v: _in_range(v, 0, 3600, "a window in seconds"))]
+
+
 class AutoscalingSettings(Model):
     """A HorizontalPodAutoscaler; min must not exceed max, targets are 1-100%."""
 
@@ -110,10 +126,11 @@ class AutoscalingSettings(Model):
     max_replicas: Annotated[int, AfterValidator(lambda v: _in_range(v, 1, 1000, "a count"))]
     cpu_percent: Percent | None = None
     memory_percent: Percent | None = None
-    pods_metrics: dict[str, ByteQuantity] = {}
-    external_metrics: dict[str, ByteQuantity] = {}
-    scale_up_window_seconds: int | None = None
-    scale_down_window_seconds: int | None = None
+    pods_metrics: dict[str, MetricValue] = {}
+    external_metrics: dict[str, MetricValue] = {}
+    # The API server accepts stabilization windows of 0 to 3600 seconds.
+    scale_up_window_seconds: Window | None = None
+    scale_down_window_seconds: Window | None = None
 
     @model_validator(mode="after")
     def _range(self) -> AutoscalingSettings:
