@@ -19,7 +19,6 @@ from components.kube import kube
 from components.network import Peer
 from components.workload import Platform, Resources
 
-ISTIO_REPO = "https://istio-release.storage.googleapis.com/charts"
 GATEWAY_RELEASE = "istio-ingressgateway"
 # The gateway chart labels its pods `istio: <release name without "istio-">`.
 GATEWAY_SELECTOR = {"istio": "ingressgateway"}
@@ -54,6 +53,7 @@ class MeshArgs:
     mode: str
     mtls_mode: str
     chart_version: str
+    chart_repo: str
     system_namespace: str
     ingress_namespace: str
     istiod_resources: Resources
@@ -344,7 +344,7 @@ class ServiceMesh(pulumi.ComponentResource):
                 name=chart if chart != "gateway" else GATEWAY_RELEASE,
                 chart=chart,
                 version=args.chart_version,
-                repository_opts={"repo": ISTIO_REPO},
+                repository_opts={"repo": args.chart_repo},
                 namespace=ns,
                 values=values,
                 atomic=True,

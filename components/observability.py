@@ -26,7 +26,7 @@ from components.kube import kube
 from components.naming import fullname
 from components.quantities import parse_bytes
 from components.secrets import CredentialArgs, Credentials
-from components.workload import Manifest, Platform, Resources
+from components.workload import Manifest, Platform, Resources, Security
 
 TOKEN = "trading:observability:Observability"
 TIER = "observability"
@@ -508,13 +508,8 @@ PROCESSORS: Manifest = {
 }
 PIPELINE_PROCESSORS = ["memory_limiter", "batch"]
 
-RESTRICTED_CONTAINER: Manifest = {
-    "runAsNonRoot": True,
-    "allowPrivilegeEscalation": False,
-    "readOnlyRootFilesystem": True,
-    "capabilities": {"drop": ["ALL"]},
-    "seccompProfile": {"type": "RuntimeDefault"},
-}
+# The charts' pods get the same restricted container context as the platform's own workloads.
+RESTRICTED_CONTAINER: Manifest = Security().container()
 
 
 def collector_values(args: ObservabilityArgs) -> Manifest:

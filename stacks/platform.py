@@ -92,6 +92,7 @@ def mesh_args(settings: PlatformSettings, platform: Platform, graph: DependencyG
         mode=mesh.mode,
         mtls_mode=mesh.mtls_mode,
         chart_version=mesh.chart_version,
+        chart_repo=mesh.chart_repo,
         system_namespace=mesh.system_namespace,
         ingress_namespace=mesh.ingress_namespace,
         istiod_resources=mesh.istiod_resources.build(),

@@ -47,6 +47,9 @@ CHARTS: dict[str, dict[str, str]] = {
         "version": "0.177.0",
     },
     "loki": {"repo": "https://grafana.github.io/helm-charts", "version": "6.44.0"},
+    # Istio base, cni, istiod, gateway and ztunnel share one version: the CRDs the tests validate
+    # against (../shared/crds/istio-1.30.3).
+    "istio": {"repo": "https://istio-release.storage.googleapis.com/charts", "version": "1.30.3"},
 }
 # The collector distribution the opentelemetry-collector chart runs (tag: the chart's
 # appVersion); contrib carries the prometheus, elasticsearch and k8sattributes components.

@@ -51,6 +51,7 @@ ARGS = MeshArgs(
     mode="sidecar",
     mtls_mode="STRICT",
     chart_version="1.30.3",
+    chart_repo="https://istio-release.storage.googleapis.com/charts",
     system_namespace="istio-system",
     ingress_namespace="istio-ingress",
     istiod_resources=SMALL,

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from stacks.settings.types import Model, ResourceSettings, positive
+from stacks.versions import CHARTS
 
 _DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
 _HOST = re.compile(r"^(\*\.)?([a-z0-9]([-a-z0-9]*[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -95,7 +96,8 @@ class MeshSettings(Model):
     install: bool
     mode: Literal["sidecar", "ambient"] = "sidecar"
     mtls_mode: Literal["STRICT", "PERMISSIVE"] = "STRICT"
-    chart_version: Annotated[str, AfterValidator(_version)]
+    chart_version: Annotated[str, AfterValidator(_version)] = CHARTS["istio"]["version"]
+    chart_repo: str = CHARTS["istio"]["repo"]
     system_namespace: str = "istio-system"
     ingress_namespace: str = "istio-ingress"
     istiod_resources: ResourceSettings

@@ -140,8 +140,7 @@ class TradingServicesSettings(Model):
                 raise ConfigError(
                     f"{KEY}.stages.{stage}",
                     stage,
-                    "is a stage no service has; the catalogue's stages: "
-                    + ", ".join(sorted(used)),
+                    "is a stage no service has; the catalogue's stages: " + ", ".join(sorted(used)),
                 )
         for name, entry in self.services.items():
             if entry.enabled and owners[entry.port] != name:
