@@ -56,10 +56,24 @@ def public_services(settings: PlatformSettings) -> set[str]:
 
 
 def check_mesh(settings: PlatformSettings, graph: DependencyGraph) -> None:
-    """Mesh settings that only make sense against the graph."""
+    """Mesh settings that only make sense against the graph (checked when the mesh is on: with
+    it off, a route may name a service the stack has disabled)."""
     mesh = settings.mesh
     if not mesh.enabled:
         return
+    services = sorted(n for n in graph.names if graph[n].ports)
+    for i, route in enumerate(mesh.gateway.routes):
+        if route.service not in services:
+            raise ConfigError(
+                f"mesh.gateway.routes.{i}.service",
+                route.service,
+                f"known services: {', '.join(services)}",
+            )
+    for name in mesh.opt_out:
+        if not any(n == name or n.startswith(f"{name}-") for n in graph.names):
+            raise ConfigError(
+                "mesh.optOut", name, f"must name a service of the graph: {', '.join(services)}"
+            )
     if settings.api.balancer.service_type == "LoadBalancer":
         raise ConfigError(
             "api.balancer.serviceType",
@@ -67,16 +81,7 @@ def check_mesh(settings: PlatformSettings, graph: DependencyGraph) -> None:
             "must be ClusterIP while mesh.enabled: the Istio gateway is the public entry, and "
             "plaintext from a LoadBalancer would bypass it and be refused by STRICT mTLS",
         )
-    for i, route in enumerate(mesh.gateway.routes):
-        if route.service not in graph or not graph[route.service].ports:
-            known = ", ".join(sorted(n for n in graph.names if graph[n].ports))
-            raise ConfigError(
-                f"mesh.gateway.routes[{i}].service", route.service, f"known services: {known}"
-            )
     platform = replace(platform_names(settings), mesh_opt_out=tuple(mesh.opt_out))
-    for name in mesh.opt_out:
-        if not any(n == name or n.startswith(f"{name}-") for n in graph.names):
-            raise ConfigError("mesh.optOut", name, "must name a service of the graph")
     if mesh.mtls_mode != "STRICT":
         return
     for caller, callee in sorted(graph.pairs()):

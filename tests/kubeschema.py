@@ -4,6 +4,7 @@ does it, with each version's definitions loaded once instead of once per object.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import cache
 from typing import Any
 
@@ -49,3 +50,13 @@ def validate(manifest: dict[str, Any], version: str) -> None:
         validator.validate(manifest)
     except jsonschema.ValidationError as error:
         raise kubernetes_validate.ValidationError(error, version=version) from None
+
+
+def validate_each(manifests: Iterable[dict[str, Any]], version: str) -> int:
+    """Validate every manifest; an empty batch is a failure, not a pass."""
+    count = 0
+    for manifest in manifests:
+        validate(manifest, version)
+        count += 1
+    assert count > 0, "nothing to validate"
+    return count

@@ -26,6 +26,7 @@ from stacks.offline import Recording, run_program, run_stack
 from tests.conftest import KUBERNETES_VERSIONS
 from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec
 from tests.kubeschema import validate as validate_strict
+from tests.kubeschema import validate_each
 
 BACKEND = "aegis-trader-backend"
 NGINX = "aegis-trader-nginx"
@@ -277,9 +278,9 @@ def test_with_the_mesh_its_gateway_replaces_the_ingress() -> None:
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_ingress_objects_validate_strictly(with_ingress: Recording, version: str) -> None:
-    for kind in ("Ingress", "ConfigMap", "NetworkPolicy"):
-        for registration in with_ingress.of_kind(kind):
-            validate_strict(registration.manifest(), version)
+    kinds = ("Ingress", "ConfigMap", "NetworkPolicy")
+    objects = [r.manifest() for kind in kinds for r in with_ingress.of_kind(kind)]
+    validate_each(objects, version)
 
 
 # --- the component on explicit args -------------------------------------------------------

@@ -33,7 +33,7 @@ from stacks.offline import Recording, engine_value, is_secret, run_program, run_
 from stacks.settings.datastores import EvictionPolicy, cron_problem
 from stacks.summary import totals
 from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec
-from tests.kubeschema import validate as validate_strict
+from tests.kubeschema import validate_each
 
 PG = "aegis-trader-postgres"
 REDIS = "aegis-trader-redis"
@@ -528,8 +528,7 @@ def test_component_objects_validate_in_every_mode(version: str) -> None:
             POSTGRES, replace(REDIS_ARGS, cluster=cluster, volume=Volume("1Gi")), redis_cluster=True
         ),
     ):
-        for registration in recording.kubernetes_objects():
-            validate_strict(registration.manifest(), version)
+        validate_each((r.manifest() for r in recording.kubernetes_objects()), version)
 
 
 # --- pure validators ----------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from components.ui import FrontendSpec, MonitorSpec, Ui, UiArgs, ui_nodes
 from components.workload import Autoscaling, Platform, Resources
 from stacks.offline import Recording, run_program
 from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec
-from tests.kubeschema import validate as validate_strict
+from tests.kubeschema import validate_each
 
 API = "aegis-trader-monitor-api"
 UI = "aegis-trader-monitor-ui"
@@ -192,8 +192,8 @@ def test_frontend_without_autoscaling_keeps_its_replicas() -> None:
 def test_component_objects_validate(version: str) -> None:
 
     frontend = FrontendSpec("reg/fe:1", SMALL, autoscaling=Autoscaling(2, 10, 70, 80))
-    for registration in _record(frontend, "rel-nats-auth").kubernetes_objects():
-        validate_strict(registration.manifest(), version)
+    objects = _record(frontend, "rel-nats-auth").kubernetes_objects()
+    validate_each((r.manifest() for r in objects), version)
 
 
 # --- bad input ------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from components.workload import (
     http_probes,
 )
 from stacks.offline import Recording, run_program
-from tests.kubeschema import validate as validate_strict
+from tests.kubeschema import validate_each
 
 PLATFORM = Platform(release="rel", namespace="ns", version="1.2.3")
 MAIN = Container(
@@ -224,8 +224,7 @@ def test_full_featured_workload_validates(version: str) -> None:
         config={"A": "b"},
         network=NetworkAccess(peer_ports=(ServicePort("cluster", 6222),)),
     )
-    for registration in record(args).kubernetes_objects():
-        validate_strict(registration.manifest(), version)
+    validate_each((r.manifest() for r in record(args).kubernetes_objects()), version)
 
 
 def test_secret_inputs_stay_secret() -> None:
