@@ -234,4 +234,3 @@ def test_route_to_unknown_service_names_the_route() -> None:
     with pytest.raises(ConfigError, match=r"mesh.gateway.routes.0.service = 'ghost'"):
         run_stack("dev", overrides, recording=recording)
     assert recording.resources == []
-
