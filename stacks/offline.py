@@ -201,12 +201,19 @@ def redact_secrets(value: Any) -> Any:
 
 
 def stack_config(stack: str, project_dir: Path = ROOT) -> dict[str, Any]:
-    """`Pulumi.<stack>.yaml`'s config block, keys as written (`trading-platform:release`)."""
+    """The config the engine hands the program: `Pulumi.<stack>.yaml`'s block over the project's
+    declared defaults (`Pulumi.yaml`), keys as written (`trading-platform:release`)."""
     path = project_dir / f"Pulumi.{stack}.yaml"
     if not path.exists():
         raise FileNotFoundError(f"no stack file {path.name} in {project_dir}")
+    project = yaml.safe_load((project_dir / "Pulumi.yaml").read_text()) or {}
+    config: dict[str, Any] = {
+        f"{PROJECT}:{key}": declared["default"]
+        for key, declared in (project.get("config") or {}).items()
+        if isinstance(declared, dict) and "default" in declared
+    }
     document = yaml.safe_load(path.read_text()) or {}
-    config: dict[str, Any] = document.get("config") or {}
+    config.update(document.get("config") or {})
     return config
 
 

@@ -149,3 +149,27 @@ def test_settings_are_frozen() -> None:
 def test_deep_merge_replaces_lists_and_merges_maps() -> None:
     merged = deep_merge({"a": {"b": 1, "c": [1, 2]}, "d": 1}, {"a": {"c": [3]}, "e": 2})
     assert merged == {"a": {"b": 1, "c": [3]}, "d": 1, "e": 2}
+
+
+def test_project_file_declares_every_scalar_key_of_the_settings() -> None:
+    """Pulumi.yaml and the settings model can't drift: each declared key is a settings field
+    with a type and a description, and optional ones carry the default the engine passes."""
+    from pathlib import Path
+
+    import yaml
+
+    from stacks.settings import PlatformSettings
+
+    project = yaml.safe_load((Path(__file__).parents[1] / "Pulumi.yaml").read_text())
+    assert project["name"] == "trading-platform"
+    assert project["runtime"]["options"] == {"toolchain": "pip", "virtualenv": ".venv"}
+    fields = {f.alias or n: f for n, f in PlatformSettings.model_fields.items()}
+    declared = project["config"]
+    for key, spec in declared.items():
+        assert key in fields, f"Pulumi.yaml declares {key}, which the program doesn't read"
+        assert spec["type"] in ("string", "boolean", "integer") and spec["description"]
+        if not fields[key].is_required():
+            assert "default" in spec, f"optional {key} needs a default (or pulumi requires it)"
+    required = {k for k, f in fields.items() if f.is_required() and k not in declared}
+    # Object-valued keys come from the profiles; every scalar key is declared.
+    assert all(hasattr(fields[k].annotation, "model_fields") for k in required), required
