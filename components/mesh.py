@@ -14,9 +14,9 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.graph import DependencyGraph, Node
+from components.graph import DependencyGraph, Node, ServicePort
 from components.kube import kube
-from components.network import Peer
+from components.network import Peer, namespace_traffic_spec
 from components.workload import Platform, Resources
 
 GATEWAY_RELEASE = "istio-ingressgateway"
@@ -267,26 +267,11 @@ class ServiceMesh(pulumi.ComponentResource):
                 f"{name}-merged-metrics",
                 opts=pulumi.ResourceOptions(parent=self),
                 metadata=platform.metadata("mesh", name=platform.name("mesh-merged-metrics")),
-                spec={
-                    "podSelector": {},
-                    "policyTypes": ["Ingress"],
-                    "ingress": [
-                        {
-                            "from": [
-                                {
-                                    "namespaceSelector": {
-                                        "matchLabels": {
-                                            "kubernetes.io/metadata.name": (
-                                                platform.monitoring_namespace
-                                            )
-                                        }
-                                    }
-                                }
-                            ],
-                            "ports": [{"protocol": "TCP", "port": 15020}],
-                        }
-                    ],
-                },
+                spec=namespace_traffic_spec(
+                    "Ingress",
+                    platform.monitoring_namespace,
+                    (ServicePort("merged-metrics", 15020),),
+                ),
             )
         # Sidecars fetch their configuration and certificates from istiod.
         kube(
@@ -294,25 +279,9 @@ class ServiceMesh(pulumi.ComponentResource):
             f"{name}-control-plane",
             opts=pulumi.ResourceOptions(parent=self),
             metadata=platform.metadata("mesh", name=platform.name("mesh-control-plane")),
-            spec={
-                "podSelector": {},
-                "policyTypes": ["Egress"],
-                "egress": [
-                    {
-                        "to": [
-                            {
-                                "namespaceSelector": {
-                                    "matchLabels": {
-                                        "kubernetes.io/metadata.name": args.system_namespace
-                                    }
-                                },
-                                "podSelector": {"matchLabels": {"app": "istiod"}},
-                            }
-                        ],
-                        "ports": [{"protocol": "TCP", "port": 15012}],
-                    }
-                ],
-            },
+            spec=namespace_traffic_spec(
+                "Egress", args.system_namespace, (ServicePort("xds", 15012),), {"app": "istiod"}
+            ),
         )
         self.gateway = gateway
         self.register_outputs({"gateway": gateway, "hosts": sorted({r.host for r in args.routes})})

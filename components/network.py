@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from components.graph import DependencyGraph, ServicePort
 
@@ -102,22 +102,28 @@ def default_deny_spec() -> Manifest:
     return {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
 
 
-def dns_egress_spec() -> Manifest:
-    """Every pod may resolve names through the cluster DNS."""
+def namespace_traffic_spec(
+    direction: Literal["Ingress", "Egress"],
+    namespace: str,
+    ports: Sequence[ServicePort],
+    pods: Mapping[str, str] | None = None,
+) -> Manifest:
+    """Every pod of the platform may reach (Egress) or be reached from (Ingress) the pods of
+    another namespace (all of them, or those labelled `pods`) on `ports`."""
+    peer: Manifest = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": namespace}}
+    }
+    if pods:
+        peer["podSelector"] = {"matchLabels": dict(pods)}
+    side = "to" if direction == "Egress" else "from"
     return {
         "podSelector": {},
-        "policyTypes": ["Egress"],
-        "egress": [
-            {
-                "to": [
-                    {
-                        "namespaceSelector": {
-                            "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
-                        },
-                        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-                    }
-                ],
-                "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
-            }
-        ],
+        "policyTypes": [direction],
+        direction.lower(): [{side: [peer], "ports": _ports(ports)}],
     }
+
+
+def dns_egress_spec() -> Manifest:
+    """Every pod may resolve names through the cluster DNS."""
+    dns = (ServicePort("dns", 53, "UDP"), ServicePort("dns-tcp", 53))
+    return namespace_traffic_spec("Egress", "kube-system", dns, {"k8s-app": "kube-dns"})

@@ -22,8 +22,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 import yaml
 
+from components.graph import ServicePort
 from components.kube import kube
 from components.naming import fullname
+from components.network import namespace_traffic_spec
 from components.quantities import parse_bytes
 from components.secrets import CredentialArgs, Credentials
 from components.workload import Manifest, Platform, Resources, Security
@@ -790,25 +792,8 @@ def load_dashboards(directory: Path = DASHBOARDS_DIR) -> list[Dashboard]:
 
 def otlp_egress_spec(monitoring_namespace: str) -> Manifest:
     """Every platform pod may send OTLP to the collector in the monitoring namespace."""
-    return {
-        "podSelector": {},
-        "policyTypes": ["Egress"],
-        "egress": [
-            {
-                "to": [
-                    {
-                        "namespaceSelector": {
-                            "matchLabels": {"kubernetes.io/metadata.name": monitoring_namespace}
-                        }
-                    }
-                ],
-                "ports": [
-                    {"protocol": "TCP", "port": OTLP_GRPC},
-                    {"protocol": "TCP", "port": OTLP_HTTP},
-                ],
-            }
-        ],
-    }
+    otlp = (ServicePort("otlp", OTLP_GRPC), ServicePort("otlp-http", OTLP_HTTP))
+    return namespace_traffic_spec("Egress", monitoring_namespace, otlp)
 
 
 def namespace_labels(args: ObservabilityArgs) -> dict[str, str]:
