@@ -173,3 +173,9 @@ def test_project_file_declares_every_scalar_key_of_the_settings() -> None:
     required = {k for k, f in fields.items() if f.is_required() and k not in declared}
     # Object-valued keys come from the profiles; every scalar key is declared.
     assert all(hasattr(fields[k].annotation, "model_fields") for k in required), required
+
+
+def test_render_mode_refuses_helm_charts_it_cannot_render() -> None:
+    assert_rejected(
+        {"renderDir": "rendered/dev"}, "renderDir", "rendered/dev", "observability.install to false"
+    )

@@ -146,3 +146,26 @@ class PlatformSettings(Model):
                 "Prometheus runs, or be left unset",
             )
         return self
+
+    @model_validator(mode="after")
+    def _renderable(self) -> PlatformSettings:
+        # The provider's render mode can't render Helm releases (pulumi-kubernetes#1716).
+        charts = [
+            key
+            for key, installs in (
+                ("mesh.install", self.mesh.enabled and self.mesh.install),
+                (
+                    "observability.install",
+                    self.observability.enabled and self.observability.install,
+                ),
+            )
+            if installs
+        ]
+        if self.render_dir and charts:
+            raise ConfigError(
+                "renderDir",
+                self.render_dir,
+                "render mode writes plain manifests and cannot render Helm charts; set "
+                f"{' and '.join(charts)} to false (Argo CD can install those charts itself)",
+            )
+        return self
