@@ -61,7 +61,7 @@ SECRET_MODE = 0o440
 
 JOB_ANNOTATIONS = {"pulumi.com/replaceUnready": "true"}
 
-# Redis 7's eviction policies (the settings offer exactly these).
+# Redis 7's eviction policies; the settings accept exactly these.
 REDIS_POLICIES = (
     "noeviction",
     "allkeys-lru",

@@ -8,6 +8,7 @@ use Kubernetes' `$(VAR)` expansion of an earlier variable.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import pulumi
 
@@ -22,6 +23,11 @@ class BusEndpoint:
     url: str
     bucket: str
     credentials_secret: pulumi.Input[str] | None = None
+
+    def address(self) -> tuple[str, int]:
+        """Host and port of `nats://host:port` (4222 when the URL names none)."""
+        url = urlsplit(self.url)
+        return url.hostname or self.url, url.port or 4222
 
     def env(self) -> dict[str, EnvValue]:
         env: dict[str, EnvValue] = {"NATS_URL": self.url, "NATS_KV_BUCKET": self.bucket}

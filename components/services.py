@@ -17,7 +17,6 @@ import pulumi
 
 from components.endpoints import BusEndpoint, CacheEndpoint, DatabaseEndpoint
 from components.graph import DependencyGraph, Node, ServicePort
-from components.ui import bus_address, wait_for_container
 from components.workload import (
     Autoscaling,
     Container,
@@ -28,6 +27,7 @@ from components.workload import (
     Resources,
     Workload,
     WorkloadArgs,
+    wait_for_container,
 )
 
 TIER = "trading-services"
@@ -130,7 +130,7 @@ def service_workload_args(args: TradingServicesArgs, service: TradingService) ->
     waits = []
     for callee in args.graph.callees(service.name):
         if callee.name == BUS:
-            waits.append(bus_address(args.bus))
+            waits.append(args.bus.address())
         else:
             waits.append((callee.host, callee.ports[0].port))
     init = (

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import pulumi
 
@@ -27,6 +26,7 @@ from components.workload import (
     Workload,
     WorkloadArgs,
     http_probes,
+    wait_for_container,
 )
 
 TIER = "ui"
@@ -35,7 +35,6 @@ MONITOR_API_PORT = 8100
 MONITOR_UI = "monitor-ui"
 MONITOR_UI_PORT = 3100
 NATS_NODE = "nats"
-NATS_CLIENT_PORT = 4222
 # Next.js writes its image and fetch cache under .next/cache; the root filesystem is read-only.
 NEXT_SCRATCH = (Scratch("tmp", "/tmp"), Scratch("next-cache", "/app/.next/cache"))
 
@@ -120,31 +119,6 @@ def ui_nodes(platform: Platform, frontend: FrontendSpec | None) -> list[Node]:
     return nodes
 
 
-def wait_for_container(
-    name: str, image: str, resources: Resources, targets: Sequence[tuple[str, int]]
-) -> Container:
-    """An init container that blocks until every `(host, port)` accepts TCP connections."""
-    if len(targets) == 1:
-        ((host, port),) = targets
-        script = (
-            f'until nc -z -w 2 {host} {port}; do echo "waiting for {host}:{port}"; sleep 2; done'
-        )
-    else:
-        listed = " ".join(f"{host}:{port}" for host, port in targets)
-        script = (
-            f"for target in {listed}; do "
-            'until nc -z -w 2 "${target%:*}" "${target##*:}"; do '
-            'echo "waiting for $target"; sleep 2; done; done'
-        )
-    return Container(name=name, image=image, resources=resources, command=("sh", "-c", script))
-
-
-def bus_address(bus: BusEndpoint) -> tuple[str, int]:
-    """Host and port of `nats://host:port`."""
-    url = urlsplit(bus.url)
-    return url.hostname or bus.url, url.port or NATS_CLIENT_PORT
-
-
 def _probes(port: str, health_path: str | None) -> Probes:
     if health_path is not None:
         return http_probes(port, health_path)
@@ -175,7 +149,7 @@ def monitor_api_args(args: UiArgs) -> WorkloadArgs:
         ports=(ServicePort("http", MONITOR_API_PORT),),
         probes=_probes("http", spec.health_path),
     )
-    host, port = bus_address(args.bus)
+    host, port = args.bus.address()
     return WorkloadArgs(
         platform=args.platform,
         component=MONITOR_API,

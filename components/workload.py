@@ -437,6 +437,26 @@ def batch_pod_spec(
     }
 
 
+def wait_for_container(
+    name: str, image: str, resources: Resources, targets: Sequence[tuple[str, int]]
+) -> Container:
+    """An init container that blocks until every `(host, port)` accepts TCP connections
+    (the startup order the dependency graph implies)."""
+    if len(targets) == 1:
+        ((host, port),) = targets
+        script = (
+            f'until nc -z -w 2 {host} {port}; do echo "waiting for {host}:{port}"; sleep 2; done'
+        )
+    else:
+        listed = " ".join(f"{host}:{port}" for host, port in targets)
+        script = (
+            f"for target in {listed}; do "
+            'until nc -z -w 2 "${target%:*}" "${target##*:}"; do '
+            'echo "waiting for $target"; sleep 2; done; done'
+        )
+    return Container(name=name, image=image, resources=resources, command=("sh", "-c", script))
+
+
 def config_checksum(values: Mapping[str, Any]) -> str:
     """Stable digest of resolved config values; a change rolls the pods."""
     payload = json.dumps(values, sort_keys=True, default=str).encode()

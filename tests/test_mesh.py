@@ -213,6 +213,7 @@ BAD: list[tuple[dict[str, Any], str, str, str]] = [
         "tlsCredentialName must name",
     ),
     ({"chartVersion": "latest"}, "mesh.chartVersion", "latest", "exact chart version"),
+    ({"chartRepo": "istio-release"}, "mesh.chartRepo", "istio-release", "https:// or oci://"),
 ]
 
 

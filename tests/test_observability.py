@@ -4,6 +4,7 @@ data, the OpenTelemetry pipeline, and bad configuration (issue 7)."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,7 @@ def test_releases_are_pinned_and_size_every_pod(stack: Recording) -> None:
     }
     for release in found:
         chart = release.inputs["chart"]
+        assert re.fullmatch(r"\d+\.\d+\.\d+", release.inputs["version"]), chart  # exact pin
         assert release.inputs["version"] == CHARTS[chart]["version"], chart
         assert release.inputs["repositoryOpts"]["repo"] == CHARTS[chart]["repo"]
         assert release.inputs["namespace"] == MONITORING

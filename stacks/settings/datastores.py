@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, fie
 from components import quantities
 from components.datastores import (
     POSTGRES_PORT,
+    REDIS_POLICIES,
     BackupArgs,
     DataStoresArgs,
     ExternalPostgres,
@@ -136,16 +137,15 @@ Identifier = Annotated[str, AfterValidator(_identifier)]
 Hostname = Annotated[str, AfterValidator(_hostname)]
 Port = Annotated[int, AfterValidator(_port)]
 RedisMemory = Annotated[str, AfterValidator(_redis_memory)]
-EvictionPolicy = Literal[
-    "noeviction",
-    "allkeys-lru",
-    "allkeys-lfu",
-    "allkeys-random",
-    "volatile-lru",
-    "volatile-lfu",
-    "volatile-random",
-    "volatile-ttl",
-]
+
+
+def _eviction_policy(value: str) -> str:
+    if value not in REDIS_POLICIES:
+        raise ValueError(f"must be an eviction policy Redis knows: {', '.join(REDIS_POLICIES)}")
+    return value
+
+
+EvictionPolicy = Annotated[str, AfterValidator(_eviction_policy)]
 
 # --- models ---------------------------------------------------------------------------------
 

@@ -45,6 +45,12 @@ def _version(value: str) -> str:
     return value
 
 
+def _repo(value: str) -> str:
+    if not re.match(r"^(https|oci)://[^\s/]+", value):
+        raise ValueError("must be a Helm repository URL starting with https:// or oci://")
+    return value
+
+
 Duration = Annotated[str, AfterValidator(_duration)]
 Count = Annotated[int, AfterValidator(_non_negative)]
 
@@ -97,7 +103,7 @@ class MeshSettings(Model):
     mode: Literal["sidecar", "ambient"] = "sidecar"
     mtls_mode: Literal["STRICT", "PERMISSIVE"] = "STRICT"
     chart_version: Annotated[str, AfterValidator(_version)] = CHARTS["istio"]["version"]
-    chart_repo: str = CHARTS["istio"]["repo"]
+    chart_repo: Annotated[str, AfterValidator(_repo)] = CHARTS["istio"]["repo"]
     system_namespace: str = "istio-system"
     ingress_namespace: str = "istio-ingress"
     istiod_resources: ResourceSettings
