@@ -83,7 +83,12 @@ def file_store(args: MessageBusArgs) -> int:
 
 
 def server_config(args: MessageBusArgs) -> str:
-    """nats-server.conf; `$VAR`s are read from the container's environment by nats-server."""
+    """nats-server.conf; `$VAR`s are read from the container's environment by nats-server.
+
+    The credentials are not in it: nats-server parses a `$VAR`'s value as configuration, so a
+    password such as `4E1...` (a number with an exponent) or one holding a space, `{` or `;`
+    would stop the server. They reach it as `--user`/`--pass` flags instead (`server_command`).
+    """
     name = args.platform.name(COMPONENT)
     lines = [
         "server_name: $SERVER_NAME",
@@ -111,9 +116,16 @@ def server_config(args: MessageBusArgs) -> str:
             "  ]",
             "}",
         ]
-    if args.auth:
-        lines += ["authorization {", "  user: $NATS_USER", "  password: $NATS_PASSWORD", "}"]
     return "\n".join(lines) + "\n"
+
+
+def server_command(auth: bool) -> tuple[str, ...]:
+    """nats-server with its config; with `auth`, the credentials from the environment as flag
+    values (Kubernetes expands `$(VAR)`), which nats-server takes verbatim."""
+    command: tuple[str, ...] = ("nats-server", "--config", f"{CONFIG_DIR}/nats.conf")
+    if auth:
+        command += ("--user=$(NATS_USER)", "--pass=$(NATS_PASSWORD)")
+    return command
 
 
 ADMIN_CLIENTS = ("nats-box", "create-kv-bucket")
@@ -163,7 +175,7 @@ class MessageBus(pulumi.ComponentResource):
         server = Container(
             name="nats",
             image=args.image,
-            command=("nats-server", "--config", f"{CONFIG_DIR}/nats.conf"),
+            command=server_command(args.auth),
             resources=args.resources,
             ports=(CLIENT, CLUSTER, MONITOR),
             env={

@@ -129,8 +129,15 @@ def test_production_clients_authenticate_with_a_generated_secret(prod: Recording
     assert is_secret(secret.inputs["stringData"])  # the generated password never leaves secrecy
     assert prod.outputs["natsCredentialsSecret"] == "aegis-trader-nats-auth"
     assert "natsCredentialsSecret" not in prod.secret_outputs  # a name, not a value
+    # nats-server parses a `$VAR`'s value as configuration, so a generated password such as
+    # `4E1...` stopped the server (issue 14): the credentials reach it verbatim as flag values.
     conf = manifest(prod, "ConfigMap", NATS)["data"]["nats.conf"]
-    assert "password: $NATS_PASSWORD" in conf
+    assert "NATS_PASSWORD" not in conf and "authorization" not in conf
+    server = container(prod, "StatefulSet", NATS, "nats")
+    assert server["command"][-2:] == ["--user=$(NATS_USER)", "--pass=$(NATS_PASSWORD)"]
+    assert env_of(server)["NATS_PASSWORD"] == {
+        "secretKeyRef": {"name": "aegis-trader-nats-auth", "key": "password"}
+    }
     box = container(prod, "Deployment", "aegis-trader-nats-box", "nats-box")
     assert env_of(box)["NATS_PASSWORD"] == {
         "secretKeyRef": {"name": "aegis-trader-nats-auth", "key": "password"}

@@ -1,0 +1,1 @@
+"""Helpers and data for the real-program tests (tests/test_real_*.py)."""
