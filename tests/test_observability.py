@@ -579,3 +579,13 @@ def test_monitoring_namespace_must_match_the_installed_prometheus() -> None:
     assert "trading-platform:monitoringNamespace" in message
     assert "'observability'" in message
     assert "must equal observability.namespace 'monitoring'" in message
+
+
+def test_no_dashboard_query_puts_a_selector_after_a_call() -> None:
+    """PromQL takes label matchers only after a metric name: `f(...){job=~"x"}` does not parse
+    (issue 14's CPU and Memory panels; tests/test_real_promql.py parses every query)."""
+    for dashboard in load_dashboards():
+        for panel in json.loads(dashboard.text)["panels"]:
+            for target in panel.get("targets", []):
+                expr = target.get("expr", "")
+                assert not re.search(r"\)\s*\{", expr), f"{dashboard.stem}: {panel['title']}"
