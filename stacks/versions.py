@@ -54,3 +54,22 @@ CHARTS: dict[str, dict[str, str]] = {
 # The collector distribution the opentelemetry-collector chart runs (tag: the chart's
 # appVersion); contrib carries the prometheus, elasticsearch and k8sattributes components.
 OTEL_COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib"
+
+# The end-to-end tools (scripts/e2e-tools.sh builds them from Go modules into a cache outside the
+# repository). The Go module proxy here serves only some versions; each line says what it serves.
+E2E_TOOLS: dict[str, str] = {
+    # pkg/v3 v3.272.0 (the Python SDK's version) is not served; v3.274.1 is the nearest newer.
+    "PULUMI_VERSION": "3.274.1",
+    # provider/v4 has no tagged versions; the only pseudo-version served is the v4.25.0 release
+    # commit, so the e2e uses it from PATH beside the 4.34.2 SDK (the engine warns and proceeds).
+    "KUBERNETES_PROVIDER_MODULE_VERSION": "v4.0.0-20260115033456-f47bc2d6f199",
+    "KUBERNETES_PROVIDER_VERSION": "4.25.0",
+    "KUBERNETES_VERSION": "1.35.4",
+    "ETCD_VERSION": "3.6.16",
+    "KWOK_VERSION": "0.8.0",
+}
+
+
+if __name__ == "__main__":  # `python3 stacks/versions.py` prints the e2e pins for shell scripts
+    for key, value in E2E_TOOLS.items():
+        print(f"{key}={value}")
