@@ -303,7 +303,7 @@ unset password
 if [ -s /data/nodes.conf ] && [ "$(grep -cv '^vars' /data/nodes.conf)" -gt 1 ]; then
   (
     self="$(hostname)"
-    for round in 1 2 3 4 5 6 7 8 9 10 11 12; do
+    for _ in 1 2 3 4 5 6 7 8 9 10 11 12; do
       sleep 10
       i=0
       while [ "$i" -lt {cluster.nodes} ]; do

@@ -1,0 +1,210 @@
+"""Every shell script the platform embeds (container and init-container commands, Jobs,
+CronJobs, exec probes and hooks, `*.sh` files in ConfigMaps) passes `sh -n` under busybox and
+dash and shellcheck (errors and warnings) in its dialect; the wait-for init containers' loops
+run against a listening and a closed loopback port (issue 14).
+
+The images run busybox ash (alpine, busybox), so POSIX `sh` is shellcheck's dialect; the
+PostgreSQL init script is sourced by the image's bash entrypoint, so it is checked as bash.
+Debian's busybox lacks `nc -z`: the loops run with netcat-openbsd's `nc` (same flags).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stacks.offline import Recording
+from tests.real.pod import free_port, program, running
+
+pytestmark = pytest.mark.real
+
+POD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob")
+SHELLS = ("sh", "/bin/sh", "ash", "bash", "/bin/bash")
+# Sourced by the postgres image's bash entrypoint (docker-entrypoint.sh).
+BASH_DIRS = ("/docker-entrypoint-initdb.d",)
+
+
+@dataclass(frozen=True)
+class Script:
+    where: str
+    text: str
+    dialect: str  # shellcheck's: sh or bash
+
+
+def pod_template(manifest: dict[str, Any]) -> dict[str, Any]:
+    spec = manifest["spec"]
+    if manifest["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    template: dict[str, Any] = spec["template"]["spec"]
+    return template
+
+
+def shell_script(argv: list[str]) -> str | None:
+    """The script of `sh -c SCRIPT` (or `-ec`, `-ceu` ...), else None."""
+    if len(argv) >= 3 and argv[0] in SHELLS and argv[1].startswith("-") and "c" in argv[1]:
+        return argv[2]
+    return None
+
+
+def scripts(recording: Recording) -> Iterator[Script]:
+    mounted_bash: set[tuple[str, str]] = set()
+    for kind in POD_KINDS:
+        for registration in recording.of_kind(kind):
+            manifest = registration.manifest()
+            pod = pod_template(manifest)
+            volumes = {v["name"]: v for v in pod.get("volumes", [])}
+            for c in pod["containers"] + pod.get("initContainers", []):
+                where = f"{kind}/{manifest['metadata']['name']} {c['name']}"
+                dialect = "bash" if c.get("command", [""])[0] in ("bash", "/bin/bash") else "sh"
+                argv = list(c.get("command", [])) + list(c.get("args", []))
+                script = shell_script(argv)
+                if script is not None:
+                    yield Script(where, script, dialect)
+                for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+                    command = c.get(probe, {}).get("exec", {}).get("command", [])
+                    if (script := shell_script(list(command))) is not None:
+                        yield Script(f"{where} {probe}", script, "sh")
+                for hook in ("preStop", "postStart"):
+                    command = (
+                        c.get("lifecycle", {}).get(hook, {}).get("exec", {}).get("command", [])
+                    )
+                    if (script := shell_script(list(command))) is not None:
+                        yield Script(f"{where} {hook}", script, "sh")
+                for mount in c.get("volumeMounts", []):
+                    config_map = volumes.get(mount["name"], {}).get("configMap")
+                    if config_map and mount["mountPath"].startswith(BASH_DIRS):
+                        mounted_bash.add((config_map["name"], mount.get("subPath", "")))
+    for config_map in recording.of_kind("ConfigMap"):
+        name = config_map.object_name or ""
+        for key, text in (config_map.manifest().get("data") or {}).items():
+            if key.endswith(".sh"):
+                bash = (name, key) in mounted_bash or (name, "") in mounted_bash
+                yield Script(f"ConfigMap/{name} {key}", text, "bash" if bash else "sh")
+
+
+def stack_scripts(recording: Recording) -> list[Script]:
+    found = list(scripts(recording))
+    assert len(found) >= 8, [s.where for s in found]
+    return found
+
+
+def test_scripts_are_found_where_the_platform_embeds_them(prod: Recording) -> None:
+    where = " | ".join(s.where for s in stack_scripts(prod))
+    for expected in (
+        "create-kv-bucket",
+        "redis start.sh",
+        "10-app-role.sh",
+        "wait-for",
+        "postgres-backup",
+        "readinessProbe",
+    ):
+        assert expected in where, expected
+
+
+@pytest.mark.parametrize("shell", ["busybox", "dash", "bash"])
+def test_every_script_parses(stack: Recording, shell: str, tmp_path: Path) -> None:
+    argv = [program("busybox"), "sh"] if shell == "busybox" else [program(shell)]
+    failures = []
+    for i, script in enumerate(stack_scripts(stack)):
+        if script.dialect == "bash" and shell != "bash":
+            continue
+        path = tmp_path / f"{i}.sh"
+        path.write_text(script.text)
+        done = subprocess.run([*argv, "-n", str(path)], capture_output=True, text=True, timeout=30)
+        if done.returncode != 0:
+            failures.append(f"{script.where}: {done.stderr.strip()}")
+    assert not failures, "\n".join(failures)
+
+
+def test_every_script_passes_shellcheck(stack: Recording, tmp_path: Path) -> None:
+    shellcheck = program("shellcheck")
+    failures = []
+    for i, script in enumerate(stack_scripts(stack)):
+        path = tmp_path / f"{i}.sh"
+        path.write_text(script.text)
+        done = subprocess.run(
+            # Errors and warnings; style notes (SC2012 `ls` of timestamped backups, SC2086
+            # the deliberately split address list) are accepted.
+            [
+                shellcheck,
+                f"--shell={script.dialect}",
+                "--severity=warning",
+                "--format=gcc",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if done.returncode != 0:
+            failures.append(f"{script.where}:\n{done.stdout.strip()}")
+    assert not failures, "\n\n".join(failures)
+
+
+def wait_for_scripts(recording: Recording) -> list[tuple[str, str]]:
+    found = []
+    for kind in POD_KINDS:
+        for registration in recording.of_kind(kind):
+            manifest = registration.manifest()
+            for c in pod_template(manifest).get("initContainers", []):
+                script = shell_script(list(c.get("command", [])))
+                if script is not None and "nc -z" in script:
+                    found.append((f"{kind}/{manifest['metadata']['name']} {c['name']}", script))
+    assert found, f"{recording.stack}: no wait-for init container"
+    return found
+
+
+def localise(script: str, port: int) -> str:
+    """Every `host port` / `host:port` target of the loop pointed at 127.0.0.1:`port`."""
+    import re
+
+    script = re.sub(r"(nc -z -w 2 )(?!\")\S+ \d+", rf"\g<1>127.0.0.1 {port}", script)
+    return re.sub(
+        r"(for target in )([^;]+)(;)",
+        lambda m: m[1] + " ".join(f"127.0.0.1:{port}" for _ in m[2].split()) + m[3],
+        script,
+    )
+
+
+@pytest.mark.parametrize("shell", ["busybox", "dash"])
+def test_wait_for_loops_pass_a_listening_port_and_wait_on_a_closed_one(
+    stack: Recording, shell: str, tmp_path: Path
+) -> None:
+    program("nc")
+    argv = [program("busybox"), "sh"] if shell == "busybox" else [program("dash")]
+    listener = free_port()
+    closed = free_port()
+    scripts = wait_for_scripts(stack)
+    with running(
+        [program("nc"), "-lk", "127.0.0.1", str(listener)], tmp_path / "nc.log", port=listener
+    ):
+        for where, script in scripts:
+            started = time.monotonic()
+            done = subprocess.run(
+                [*argv, "-c", localise(script, listener)],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert done.returncode == 0, f"{where}: {done.stdout}{done.stderr}"
+            assert time.monotonic() - started < 10, where
+    for where, script in scripts:
+        try:
+            subprocess.run(
+                [*argv, "-c", localise(script, closed)], capture_output=True, text=True, timeout=5
+            )
+        except subprocess.TimeoutExpired as waiting:
+            out = (
+                waiting.stdout.decode()
+                if isinstance(waiting.stdout, bytes)
+                else (waiting.stdout or "")
+            )
+            assert "waiting for" in out, where
+        else:
+            pytest.fail(f"{where} did not wait for a closed port")
