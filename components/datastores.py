@@ -289,7 +289,8 @@ def redis_start_script(name: str, cluster: RedisCluster | None) -> str:
 #!/bin/sh
 set -eu
 umask 077
-password="$(cat {REDIS_SECRETS}/password)"
+# In Redis' double-quoted strings a backslash and a quote are escapes: escape both.
+password="$(sed 's/[\\\\"]/\\\\&/g' {REDIS_SECRETS}/password)"
 {{
   cat /etc/redis/redis.conf
   printf 'requirepass "%s"\\nmasterauth "%s"\\n' "$password" "$password"

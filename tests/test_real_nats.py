@@ -11,7 +11,6 @@ The `nats` CLI of the Job's script is `tests/real/nats_cli.py` (same requests, t
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 from collections.abc import Iterator
@@ -39,6 +38,7 @@ from tests.real.pod import (
     program,
     referenced_secrets,
     rewrite,
+    run_async,
     running,
     version,
     wait_until,
@@ -122,7 +122,7 @@ def connects(port: int, user: str | None, password: str | None) -> str:
         await nc.close()
         return "ok"
 
-    return asyncio.run(attempt())
+    return run_async(attempt())
 
 
 def test_each_stacks_config_is_valid_with_the_containers_environment(
@@ -270,7 +270,7 @@ def test_kv_job_script_creates_the_bucket_once(cluster: Cluster, tmp_path: Path)
         finally:
             await nc.close()
 
-    replicas, history, value = asyncio.run(check())
+    replicas, history, value = run_async(check())
     script = container(cluster.recording, "Job", JOB, "create-kv-bucket")["command"][-1]
     assert f"--replicas={replicas}" in script and f"--history={history}" in script
     assert replicas == 3

@@ -230,6 +230,18 @@ def rewrite(text: str, paths: Mapping[str, Path]) -> str:
     return pattern.sub(lambda m: str(paths[m.group(1)]), text)
 
 
+def run_async(coroutine: Any) -> Any:
+    """Run a coroutine on a loop of its own, leaving the thread's current loop alone (the
+    session's offline runs use it; `asyncio.run` would unset it)."""
+    import asyncio
+
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
+
+
 def referenced_secrets(spec: Mapping[str, Any]) -> tuple[str, ...]:
     """Names of the Secrets the container's env reads, in order of first use."""
     names: list[str] = []

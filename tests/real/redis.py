@@ -25,6 +25,7 @@ from tests.real.pod import (
     referenced_secrets,
     rewrite,
     running,
+    wait_until,
 )
 
 REDIS = "aegis-trader-redis"
@@ -53,6 +54,23 @@ class Redis:
         return (done.stdout + done.stderr).strip()
 
 
+def redis_port() -> int:
+    """A free port whose cluster-bus port (+10000) is free too, as cluster mode needs."""
+    import socket
+
+    for _ in range(200):
+        port = free_port()
+        if port > 55535:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise AssertionError("no free port pair for Redis")
+
+
 def localise_config(text: str, port: int) -> str:
     text = re.sub(r"(?m)^bind .*$", "bind 127.0.0.1", text)
     return re.sub(r"(?m)^port \d+$", f"port {port}", text)
@@ -68,7 +86,7 @@ def started(recording: Recording, workdir: Path, password: str) -> Iterator[Redi
     for path in paths.values():
         path.mkdir(parents=True, exist_ok=True)
     secrets = secrets_with(recording, referenced_secrets(spec), password)
-    port = free_port()
+    port = redis_port()
     for mount in spec["volumeMounts"]:
         volume = volumes.get(mount["name"], {})
         local = paths[mount["mountPath"]]
@@ -81,5 +99,14 @@ def started(recording: Recording, workdir: Path, password: str) -> Iterator[Redi
                 (local / key).write_text(value)
     env = base_env(container_env(spec, secrets, {}))
     argv = [rewrite(arg, paths) for arg in spec["command"]]
-    with running(argv, workdir / "redis.log", env=env, port=port):
-        yield Redis(port, password, env, paths)
+    with running(argv, workdir / "redis.log", env=env, port=port) as process:
+        redis = Redis(port, password, env, paths)
+        # Answering the protocol (a wrong password answers too), not just a bound port.
+        wait_until(
+            lambda: redis.cli("PING").startswith(("PONG", "NOAUTH", "WRONGPASS", "AUTH")),
+            10,
+            f"redis-server on {port}",
+            process,
+            workdir / "redis.log",
+        )
+        yield redis
