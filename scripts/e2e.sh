@@ -35,11 +35,12 @@ if [ "$existing" != existing ]; then
   }
   eval "$(bash scripts/e2e-tools.sh --env)"
   # The Python language host and the random provider are not published as Go modules: the
-  # program runs in-process (run.py), the policy pack through scripts/e2e/bin's runner, and a
-  # real pulumi-resource-random found on PATH wins over the stand-in appended last.
+  # program runs in-process (run.py), the policy pack as a binary analyzer (run-policy-pack), and
+  # a real pulumi-resource-random found on PATH wins over the stand-in appended last.
   export PATH="$PULUMI_DIR:$KUBERNETES_PROVIDER_DIR:$PATH:$root/scripts/e2e/bin"
   export KUBECTL="$KUBE_DIR/kubectl"
   export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true PULUMI_DISABLE_REGISTRY_RESOLVE=true
+  export E2E_POLICY_RUNNER=1
 else
   export KUBECTL="${KUBECTL:-kubectl}"
 fi

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -28,15 +29,27 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "trading-platform"
 # Settings the e2e adds to each stack: chart repositories are unreachable here and KWOK runs no
-# admission webhooks, so the Helm-installed add-ons are off (their CRDs are preloaded).
+# admission webhooks, so the Helm-installed add-ons are off (their CRDs are preloaded), as on a
+# cluster that already runs them: its monitoring namespace exists (MONITORING_NAMESPACE).
 E2E_SETTINGS: dict[str, dict[str, Any]] = {
     "dev": {"observability": {"install": False}},
     "prod": {"observability": {"install": False}, "mesh": {"install": False}},
 }
-# A routine change: an image tag, a replica count and a resource size.
-ROUTINE_CHANGE: dict[str, Any] = {
-    "engine": {"image": "hft-engine:0.1.1", "resources": {"cpuLimit": "1500m"}},
-    "ui": {"monitorUi": {"replicas": 2}},
+MONITORING_NAMESPACE = "monitoring"
+# A routine change: an image tag, a replica count and a resource size (production's engine keeps
+# Guaranteed QoS, so its request moves with its limit).
+ROUTINE_CHANGE: dict[str, dict[str, Any]] = {
+    "dev": {
+        "engine": {"image": "hft-engine:0.1.1", "resources": {"cpuLimit": "1500m"}},
+        "ui": {"monitorUi": {"replicas": 2}},
+    },
+    "prod": {
+        "engine": {
+            "image": "hft-engine:0.1.1",
+            "resources": {"memoryRequest": "3Gi", "memoryLimit": "3Gi"},
+        },
+        "ui": {"monitorUi": {"replicas": 2}},
+    },
 }
 # In production a larger NATS volume would replace the StatefulSet (claim templates are immutable).
 PROTECTED_REPLACEMENT: dict[str, Any] = {"messageBus": {"storage": {"size": "20Gi"}}}
@@ -89,7 +102,7 @@ def operation(op: str, stack_name: str, scratch: Path) -> dict[str, Any]:
                 preview = stack.preview(
                     on_event=on_event,
                     expect_no_changes=op == "preview-no-changes" or None,
-                    policy_packs=[str(scratch / "policy")] if op == "preview-policy" else None,
+                    policy_packs=[policy_pack(scratch)] if op == "preview-policy" else None,
                     **common,
                 )
                 result["changes"] = preview.change_summary
@@ -109,6 +122,13 @@ def operation(op: str, stack_name: str, scratch: Path) -> dict[str, Any]:
             result["error"] = str(error)[-4000:]
     result["seconds"] = round(time.monotonic() - started, 1)
     return result
+
+
+def policy_pack(scratch: Path) -> str:
+    """The pack's folder, or with no Python language host (E2E_POLICY_RUNNER set) its runner."""
+    if os.environ.get("E2E_POLICY_RUNNER"):
+        return str(scratch / "scripts" / "e2e" / "run-policy-pack")
+    return str(scratch / "policy")
 
 
 # --- the steps of a stack -----------------------------------------------------------------------
@@ -301,6 +321,7 @@ def leftovers(run: Run) -> list[str]:
 
 def run_stack(run: Run, bench: bool) -> None:
     run.configure(E2E_SETTINGS[run.stack])
+    run.kubectl("create", "namespace", MONITORING_NAMESPACE)
     if bench:
         kubectl_baseline(run)
 
@@ -331,14 +352,19 @@ def run_stack(run: Run, bench: bool) -> None:
         result = run.pulumi("preview-policy")
         require(result["ok"], "preview with the policy pack failed: " + failed(result))
         log = Path(result["log"]).read_text()
-        require("Policies:" in log or "policy" in log.lower(), "the policy pack did not report")
-        return f"policy pack ran in a real preview, no mandatory violation ({result['seconds']}s)"
+        passed = re.search(r"^Policies:\n\s+(?:✅|⚠️) (\S+)", log, re.MULTILINE)
+        require(
+            passed is not None, "the preview reported no policy pack without mandatory violations"
+        )
+        assert passed is not None
+        return f"policy pack {passed.group(1)} passed in a real preview ({result['seconds']}s)"
 
     run.step("policy pack in a real preview", policy)
 
     def routine_change() -> str:
         before = uids(run)
-        run.configure(ROUTINE_CHANGE)
+        change = ROUTINE_CHANGE[run.stack]
+        run.configure(change)
         preview = run.pulumi("preview")
         require(preview["ok"], "preview of the routine change failed: " + failed(preview))
         require(not replaced(preview), f"the routine change would replace: {replaced(preview)}")
@@ -352,7 +378,7 @@ def run_stack(run: Run, bench: bool) -> None:
         require(not recreated, f"objects recreated by the routine change: {recreated}")
         engine = run.objects("deployments", run.namespace)
         images = {c["image"] for d in engine for c in d["spec"]["template"]["spec"]["containers"]}
-        require(ROUTINE_CHANGE["engine"]["image"] in images, "the new engine image was not applied")
+        require(change["engine"]["image"] in images, "the new engine image was not applied")
         again = run.pulumi("preview-no-changes")
         require(again["ok"], "changes planned after the routine change: " + failed(again))
         return f"{len(updates)} in-place updates, nothing replaced; " + converged(run)
