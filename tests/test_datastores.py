@@ -4,6 +4,7 @@ backups, data-loss protection, and bad configuration failing before anything is 
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from components.datastores import (
     cluster_shape_problem,
     datastore_nodes,
     redis_bytes,
+    redis_start_script,
 )
 from components.graph import DependencyGraph, Node, ServicePort
 from components.quantities import parse_bytes, parse_cpu
@@ -176,7 +178,7 @@ def test_redis_requires_a_password_and_disables_flush_commands(stack: Recording)
     assert 'rename-command FLUSHALL ""' in conf and 'rename-command FLUSHDB ""' in conf
     assert "requirepass" not in conf  # added at start from the Secret file
     start = manifest(stack, "ConfigMap", REDIS)["data"]["start.sh"]
-    assert 'password="$(cat /run/secrets/redis/password)"' in start
+    assert "/run/secrets/redis/password)" in start
     assert "requirepass" in start and "exec redis-server /run/redis/redis.conf" in start
     redis = container(stack, kind, REDIS, "redis")
     assert redis["command"] == ["sh", "/etc/redis/start.sh"]
@@ -728,3 +730,17 @@ def test_external_mode_from_stack_config_keeps_the_password_secret() -> None:
     assert is_secret(secret.inputs["stringData"])
     assert recording.get("Service", PG).manifest()["spec"]["type"] == "ExternalName"
     assert "s3cret-Value-123" not in str(recording.outputs)
+
+
+def test_redis_start_script_escapes_the_password_for_redis_quotes(tmp_path: Path) -> None:
+    """Inside redis.conf's double quotes `\\` and `\"` are escapes: an external secret holding
+    either locked every client out until the script escaped them (issue 14)."""
+    import subprocess
+
+    start = redis_start_script("rel-redis", None)
+    (line,) = [x for x in start.splitlines() if x.startswith('password="$(')]
+    secret = tmp_path / "password"
+    secret.write_text('a"b\\c d')
+    script = line.replace("/run/secrets/redis/password", str(secret)) + '\nprintf %s "$password"'
+    done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout == 'a\\"b\\\\c d'

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from stacks.offline import Recording
-from tests.real.pod import free_port, program, running
+from tests.real.pod import free_port, program, running, stop
 
 pytestmark = pytest.mark.real
 
@@ -180,7 +180,9 @@ def test_wait_for_loops_pass_a_listening_port_and_wait_on_a_closed_one(
     argv = [program("busybox"), "sh"] if shell == "busybox" else [program("dash")]
     listener = free_port()
     closed = free_port()
-    scripts = wait_for_scripts(stack)
+    # One run per distinct loop once pointed at loopback (single and multiple targets).
+    distinct = {localise(script, 0): (where, script) for where, script in wait_for_scripts(stack)}
+    scripts = list(distinct.values())
     with running(
         [program("nc"), "-lk", "127.0.0.1", str(listener)], tmp_path / "nc.log", port=listener
     ):
@@ -195,16 +197,20 @@ def test_wait_for_loops_pass_a_listening_port_and_wait_on_a_closed_one(
             assert done.returncode == 0, f"{where}: {done.stdout}{done.stderr}"
             assert time.monotonic() - started < 10, where
     for where, script in scripts:
+        waiting = subprocess.Popen(
+            [*argv, "-c", localise(script, closed)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
-            subprocess.run(
-                [*argv, "-c", localise(script, closed)], capture_output=True, text=True, timeout=5
-            )
-        except subprocess.TimeoutExpired as waiting:
-            out = (
-                waiting.stdout.decode()
-                if isinstance(waiting.stdout, bytes)
-                else (waiting.stdout or "")
-            )
-            assert "waiting for" in out, where
+            waiting.wait(2.5)  # a refused connection fails at once: it prints and sleeps
+        except subprocess.TimeoutExpired:
+            stop(waiting)  # the whole group: the shell and its `sleep`
+            assert waiting.stdout is not None
+            assert "waiting for" in waiting.stdout.read().decode(), where
         else:
             pytest.fail(f"{where} did not wait for a closed port")
+        finally:
+            if waiting.stdout is not None:
+                waiting.stdout.close()
