@@ -22,6 +22,7 @@ from components.mesh import (
 from components.messaging import MessageBus, MessageBusArgs
 from components.namespace import NamespaceArgs, PlatformNamespace
 from components.network import Peer
+from components.release import ReleaseRecord, ReleaseRecordArgs
 from components.services import TradingServices
 from components.ui import Ui
 from components.workload import Platform
@@ -296,7 +297,16 @@ def deploy(settings: PlatformSettings) -> None:
     )
 
     # Observability last: it scrapes what every tier above declared.
-    compose_observability(settings, platform, metrics, tier_opts, kv_bucket=bus.bucket)
+    observability = compose_observability(
+        settings, platform, metrics, tier_opts, kv_bucket=bus.bucket
+    )
+    # The release record after everything: a destroy must delete it first (protected: refused).
+    tiers = [*ready, bus, stores, engine, api, ui, trading]
+    ReleaseRecord(
+        "release",
+        ReleaseRecordArgs(platform=platform, tiers=[*tiers, *filter(None, [observability])]),
+        opts,
+    )
 
     pulumi.export("namespace", namespace.name)
     pulumi.export("release", platform.release)

@@ -78,16 +78,25 @@ def operation(op: str, stack_name: str, scratch: Path) -> dict[str, Any]:
         program=program,
         opts=auto.LocalWorkspaceOptions(work_dir=str(scratch)),
     )
-    steps: list[dict[str, str]] = []
+    steps: list[dict[str, Any]] = []
+    # When each resource's step started and finished (seconds into the operation): the timeline
+    # the benchmark reads to find what serialises an update.
+    timeline: dict[str, list[float]] = {}
+    started = time.monotonic()
 
     def on_event(event: auto.EngineEvent) -> None:
+        now = round(time.monotonic() - started, 2)
         pre = event.resource_pre_event
-        if pre is not None and pre.metadata.op.value not in ("same", "read"):
-            steps.append({"op": pre.metadata.op.value, "urn": pre.metadata.urn})
+        if pre is not None:
+            timeline[pre.metadata.urn] = [now, now]
+            if pre.metadata.op.value not in ("same", "read"):
+                steps.append({"op": pre.metadata.op.value, "urn": pre.metadata.urn})
+        done = event.res_outputs_event
+        if done is not None and done.metadata.urn in timeline:
+            timeline[done.metadata.urn][1] = now
 
     log = scratch / f"pulumi-{op}.log"
     result: dict[str, Any] = {"op": op, "ok": True, "steps": steps, "log": str(log)}
-    started = time.monotonic()
     with log.open("a") as out:
         out.write(f"\n===== {op} {time.strftime('%H:%M:%S')}\n")
         common: dict[str, Any] = {
@@ -121,6 +130,9 @@ def operation(op: str, stack_name: str, scratch: Path) -> dict[str, Any]:
             result["ok"] = False
             result["error"] = str(error)[-4000:]
     result["seconds"] = round(time.monotonic() - started, 1)
+    first = scratch / f"timeline-{op}.json"  # the first of each (up: from empty)
+    if not first.exists():
+        first.write_text(json.dumps(timeline, indent=1))
     return result
 
 
@@ -409,14 +421,18 @@ def run_stack(run: Run, bench: bool) -> None:
         run.step("protected data resource refuses replacement", protected_replacement)
 
         def destroy_refused() -> str:
+            before = uids(run)
             result = run.pulumi("destroy")
             require(not result["ok"], "pulumi destroy of production succeeded")
             require(
                 "protect" in result.get("error", ""),
                 "refused, but not for protection: " + failed(result),
             )
-            require(bool(uids(run)), "objects were deleted although destroy was refused")
-            return "refused: protected resources"
+            deleted = sorted(set(before) - set(uids(run)))
+            require(
+                not deleted, f"the refused destroy deleted {len(deleted)} objects: {deleted[:8]}"
+            )
+            return f"refused before touching anything ({len(before)} objects kept)"
 
         run.step("destroy of production is refused", destroy_refused)
         # Clean-up: unprotect and destroy; retained objects (retainOnDelete) stay in the cluster.
