@@ -180,8 +180,10 @@ def test_wait_for_loops_pass_a_listening_port_and_wait_on_a_closed_one(
     argv = [program("busybox"), "sh"] if shell == "busybox" else [program("dash")]
     listener = free_port()
     closed = free_port()
-    # One run per distinct loop once pointed at loopback (single and multiple targets).
-    distinct = {localise(script, 0): (where, script) for where, script in wait_for_scripts(stack)}
+    # One run per form of loop: one target, several targets (they differ only in the targets).
+    distinct = {
+        "for target" in script: (where, script) for where, script in wait_for_scripts(stack)
+    }
     scripts = list(distinct.values())
     with running(
         [program("nc"), "-lk", "127.0.0.1", str(listener)], tmp_path / "nc.log", port=listener
