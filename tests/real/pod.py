@@ -65,11 +65,28 @@ def image_version(key: str) -> tuple[int, ...]:
     return version(IMAGES[key].rsplit(":", 1)[1])
 
 
+# Below Linux's ephemeral range (32768-60999), so an outgoing connection of a running server
+# (a NATS route, a client) never takes a port chosen for another server.
+PORTS = range(20000, 32000)
+_taken: set[int] = set()
+# Its own generator: hypothesis reseeds the global one for every example.
+_random = __import__("random").Random()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
+    """A loopback port free now, below the ephemeral range, and not handed out before."""
+    for _ in range(1000):
+        port = _random.choice(PORTS)
+        if port in _taken:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _taken.add(port)
         return port
+    raise AssertionError("no free loopback port")
 
 
 def listening(port: int) -> bool:
