@@ -745,8 +745,9 @@ class DataStores(pulumi.ComponentResource):
                     scrape_ports=(POSTGRES_METRICS,) if pg.metrics is not None else (),
                 ),
                 termination_grace_seconds=60,
+                start_after=(secret, init),
             ),
-            pulumi.ResourceOptions(parent=self, depends_on=[secret, init]),
+            pulumi.ResourceOptions(parent=self),
         )
         return DatabaseEndpoint(
             host=name, port=POSTGRES_PORT, database=pg.database, user=pg.user, secret=secret_name
@@ -926,8 +927,9 @@ class DataStores(pulumi.ComponentResource):
                 ),
                 pod_management_policy="Parallel" if cluster is not None else "OrderedReady",
                 affinity=redis_affinity(platform.selector(REDIS), cluster) if cluster else None,
+                start_after=(secret,),
             ),
-            pulumi.ResourceOptions(parent=self, depends_on=[secret]),
+            pulumi.ResourceOptions(parent=self),
         )
         if cluster is not None:
             self._cluster_bootstrap(name, tier, rd.image, cluster, auth, workload)
@@ -968,7 +970,8 @@ class DataStores(pulumi.ComponentResource):
             spec={"backoffLimit": 6, "activeDeadlineSeconds": 900, "template": pod},
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[workload],
+                # The servers' pods, not their Service (whose await only adds a settle time).
+                depends_on=[workload.workload],
                 custom_timeouts=pulumi.CustomTimeouts(create="20m", update="20m"),
             ),
         )

@@ -271,7 +271,8 @@ class MessageBus(pulumi.ComponentResource):
         self.kv_job = kube(
             k8s.batch.v1.Job,
             f"{name}-create-kv-bucket",
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.server]),
+            # The servers' pods, not their Service (whose await only adds a settle time).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.server.workload]),
             metadata=platform.metadata(
                 "create-kv-bucket",
                 tier="message-bus",

@@ -352,6 +352,9 @@ class WorkloadArgs:
     automount_token: bool = False
     # Extra inputs whose change must roll the pods (e.g. a mounted Secret's version).
     rollout_inputs: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # What the pods need before they start (e.g. the Secret they mount): only the Deployment or
+    # StatefulSet waits for it, so the Service, account and policies are created meanwhile.
+    start_after: tuple[pulumi.Resource, ...] = ()
 
     @property
     def name(self) -> str:
@@ -672,7 +675,7 @@ class Workload(pulumi.ComponentResource):
         )
 
         checksum: pulumi.Output[str] | None = None
-        depends: list[pulumi.Resource] = [self.service_account]
+        depends: list[pulumi.Resource] = [self.service_account, *args.start_after]
         if args.config:
             self.config_map = kube(
                 k8s.core.v1.ConfigMap,
