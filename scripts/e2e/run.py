@@ -27,6 +27,7 @@ from typing import Any
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
+
 PROJECT = "trading-platform"
 # Settings the e2e adds to each stack: chart repositories are unreachable here and KWOK runs no
 # admission webhooks, so the Helm-installed add-ons are off (their CRDs are preloaded), as on a
@@ -210,27 +211,19 @@ class Run:
         return self.scratch / f"Pulumi.{self.stack}.yaml"
 
     def configure(self, settings: dict[str, Any]) -> None:
-        """Deep-merge object-valued settings into the scratch stack file."""
+        """Deep-merge object-valued settings into the scratch stack file, as the loader does."""
+        from stacks.config import deep_merge
+
         document = self.config()
         values = document["config"]
         for key, value in settings.items():
             name = f"{PROJECT}:{key}"
-            values[name] = merge(values.get(name) or {}, value)
+            values[name] = deep_merge(values.get(name) or {}, value)
         self.stack_file.write_text(yaml.safe_dump(document, sort_keys=False))
 
 
 class StepError(Exception):
     pass
-
-
-def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def require(ok: bool, message: str) -> None:
@@ -251,12 +244,16 @@ def replaced(result: dict[str, Any]) -> list[str]:
 
 
 def scratch_copy(work: Path, stack: str) -> Path:
-    """The tracked files of the repository, and the stack file with the e2e settings."""
+    """The repository's files (tracked, and new ones git does not ignore), as they are."""
     scratch = work / f"scratch-{stack}"
     if scratch.exists():
         shutil.rmtree(scratch)
     files = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split("\0")
     for name in filter(None, files):
         source = ROOT / name
@@ -537,6 +534,7 @@ def main() -> int:
     if args.command == "op":
         print(json.dumps(operation(args.op, args.stack, args.scratch)))
         return 0
+    sys.path.insert(0, str(ROOT))
     run = Run(args.stack, args.work, scratch_copy(args.work, args.stack))
     run_stack(run, args.bench)
     passed = sum(ok for _, ok, _ in run.results)
