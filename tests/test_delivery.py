@@ -307,3 +307,18 @@ def test_configuration_reference_covers_every_top_level_setting() -> None:
     for name, field in PlatformSettings.model_fields.items():
         assert f"| `{field.alias or name}" in text, name
     assert "| `adoptExisting` | boolean | `false` | `false` |" in text
+
+
+def test_e2e_workflow_runs_the_shared_script_on_kind_with_the_built_cli_version() -> None:
+    from stacks.versions import E2E_TOOLS
+
+    document = workflow("e2e-kind.yml")
+    assert document["env"]["PULUMI_VERSION"] == E2E_TOOLS["PULUMI_VERSION"]
+    runs = [s for s in steps(document, "dev") if "scripts/e2e.sh" in s.get("run", "")]
+    assert len(runs) == 1 and runs[0]["env"]["E2E_CLUSTER"] == "existing"
+    kind = next(s for s in steps(document, "dev") if s.get("uses", "").startswith("helm/kind"))
+    # Pulumi.dev.yaml's context is kind-<cluster_name>.
+    assert f"kind-{kind['with']['cluster_name']}" == "kind-aegis-local"
+    for step in steps(document, "dev"):
+        if "uses" in step:
+            assert re.search(r"@v\d+\.\d+\.\d+$", step["uses"]), step["uses"]
