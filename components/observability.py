@@ -509,6 +509,9 @@ PROCESSORS: Manifest = {
     "batch": {"send_batch_size": 8192, "timeout": "5s"},
 }
 PIPELINE_PROCESSORS = ["memory_limiter", "batch"]
+# The log agent's receiver (the chart's logsCollection preset), as collector-contrib >= 0.149.0
+# names it (`filelog` before).
+LOG_RECEIVER = "file_log"
 
 # The charts' pods get the same restricted container context as the platform's own workloads.
 RESTRICTED_CONTAINER: Manifest = Security().container()
@@ -536,6 +539,8 @@ def collector_values(args: ObservabilityArgs) -> Manifest:
     return {
         "mode": "deployment",
         "fullnameOverride": args.names.collector,
+        # The kubernetesAttributes preset's processor as `k8s_attributes` (its current name).
+        "rewriteDeprecatedComponentNames": True,
         "image": {"repository": c.image_repository},
         "command": {"name": "otelcol-contrib"},
         "replicaCount": c.replicas,
@@ -580,13 +585,18 @@ def collector_values(args: ObservabilityArgs) -> Manifest:
 
 
 def agent_values(args: ObservabilityArgs) -> Manifest:
-    """The log agent: a collector daemonset tailing /var/log/pods (filelog preset), adding pod
-    metadata, shipping to the logs backend. It reads root-owned log files, so it runs as UID 0
+    """The log agent: a collector daemonset tailing /var/log/pods (the chart's logsCollection
+    preset), adding pod metadata, shipping to the logs backend. The receiver is `file_log`, its
+    name since collector-contrib 0.149.0: the pinned chart (0.170.0) writes the preset as
+    `filelog` and renames it, and every pipeline reference, to `file_log` under
+    `rewriteDeprecatedComponentNames` (its UPGRADING.md, 0.167.0 to 0.168.0), which is set
+    explicitly so the pipeline below names a receiver the config defines. It reads root-owned log files, so it runs as UID 0
     with every capability dropped and a read-only root filesystem."""
     logs_id, logs_config = logs_exporter(args)
     values: Manifest = {
         "mode": "daemonset",
         "fullnameOverride": args.names.agent,
+        "rewriteDeprecatedComponentNames": True,
         "image": {"repository": args.collector.image_repository},
         "command": {"name": "otelcol-contrib"},
         "resources": args.logs.agent_resources.manifest(),
@@ -614,7 +624,7 @@ def agent_values(args: ObservabilityArgs) -> Manifest:
             "service": {
                 "pipelines": {
                     "logs": {
-                        "receivers": ["filelog"],
+                        "receivers": [LOG_RECEIVER],
                         "processors": PIPELINE_PROCESSORS,
                         "exporters": [logs_id],
                     },

@@ -35,22 +35,53 @@ IMAGES: dict[str, str] = {
 EAFIX_TAG = "0.1.0"
 
 CHARTS: dict[str, dict[str, str]] = {
-    # 88.0.0-90.2.0 ship prometheus-operator v0.93.0, the CRDs the tests validate against
-    # (../shared/crds/prometheus-operator-v0.93.0); 91.0.0 moves to v0.94.
+    # Evidence for every pin: the chart's Chart.yaml at its release tag in the upstream
+    # repository (a tag exists only for a published release).
+    #
+    # kube-prometheus-stack 88.5.3: tag `kube-prometheus-stack-88.5.3` (2026-08-21) of
+    # prometheus-community/helm-charts, the newest release in that repository's snapshot of
+    # 2026-08-22 (90.2.0, the previous pin, has no tag there). appVersion v0.93.1
+    # (prometheus-operator); the spec of its PodMonitor, ServiceMonitor and PrometheusRule CRDs is
+    # identical to v0.93.0's in ../shared/crds/prometheus-operator-v0.93.0, which the tests
+    # validate against (only the `operator.prometheus.io/version` annotation differs).
     "kube-prometheus-stack": {
         "repo": "https://prometheus-community.github.io/helm-charts",
-        "version": "90.2.0",
+        "version": "88.5.3",
+        "appVersion": "v0.93.1",
     },
-    # Collector 0.163.2 (exporters named otlp_grpc / otlp_http since collector 0.144).
+    # opentelemetry-collector 0.170.0: tag `opentelemetry-collector-0.170.0` of
+    # open-telemetry/opentelemetry-helm-charts, the newest release in its snapshot of 2026-08-20
+    # (0.177.0 has no tag). appVersion 0.158.0: the image is
+    # otel/opentelemetry-collector-contrib:0.158.0. Exporters are named otlp_grpc / otlp_http
+    # (collector 0.144+); the filelog receiver is `file_log` since contrib 0.149.0 (the chart's
+    # UPGRADING.md, "0.167.0 to 0.168.0").
     "opentelemetry-collector": {
         "repo": "https://open-telemetry.github.io/opentelemetry-helm-charts",
-        "version": "0.177.0",
+        "version": "0.170.0",
+        "appVersion": "0.158.0",
     },
-    "loki": {"repo": "https://grafana.github.io/helm-charts", "version": "6.44.0"},
+    # loki 6.44.0: tag `helm-loki-6.44.0` (2025-10-23) of grafana/loki, appVersion 3.5.7,
+    # published to grafana.github.io/helm-charts (the OSS chart moved to
+    # grafana-community/helm-charts in March 2026, forked at 6.55.0; older releases stay).
+    "loki": {
+        "repo": "https://grafana.github.io/helm-charts",
+        "version": "6.44.0",
+        "appVersion": "3.5.7",
+    },
+    # prometheus-adapter 5.3.0: tag `prometheus-adapter-5.3.0` (2026-02-19) of
+    # prometheus-community/helm-charts, still the chart's version at the 2026-08-22 snapshot;
+    # appVersion v0.12.0 (registry.k8s.io/prometheus-adapter/prometheus-adapter:v0.12.0).
+    "prometheus-adapter": {
+        "repo": "https://prometheus-community.github.io/helm-charts",
+        "version": "5.3.0",
+        "appVersion": "v0.12.0",
+    },
     # Istio base, cni, istiod, gateway and ztunnel share one version: the CRDs the tests validate
     # against (../shared/crds/istio-1.30.3).
     "istio": {"repo": "https://istio-release.storage.googleapis.com/charts", "version": "1.30.3"},
 }
+# `appVersion` is what each chart runs (its Chart.yaml at the tag): the image tag the chart
+# defaults to, which this program leaves to the chart so a version override stays consistent.
 # The collector distribution the opentelemetry-collector chart runs (tag: the chart's
 # appVersion); contrib carries the prometheus, elasticsearch and k8sattributes components.
 OTEL_COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib"

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from components.observability import (
     DASHBOARDS_DIR,
@@ -21,6 +22,7 @@ from components.observability import (
 from stacks.errors import ConfigError
 from stacks.offline import Recording, Registration, is_secret, run_stack, unwrap
 from stacks.versions import CHARTS
+from tests.conftest import CRDS
 from tests.helpers import assert_rejected, env_of
 
 RELEASE = "aegis-trader"
@@ -127,8 +129,22 @@ def test_releases_are_pinned_and_size_every_pod(stack: Recording) -> None:
 
 
 def test_pins_live_in_versions_and_match_the_crds_the_tests_use() -> None:
-    major = int(CHARTS["kube-prometheus-stack"]["version"].split(".")[0])
-    assert 88 <= major <= 90  # prometheus-operator v0.93.0 (../shared/crds)
+    """The pinned kube-prometheus-stack runs the prometheus-operator minor whose CRDs the
+    schema tests validate our monitors and rules against (../shared/crds), and no test or
+    comment names another chart version."""
+    operator = CHARTS["kube-prometheus-stack"]["appVersion"]
+    minor = ".".join(operator.lstrip("v").split(".")[:2])
+    folders = sorted(p.name for p in CRDS.glob("prometheus-operator-v*")) if CRDS.is_dir() else []
+    if not folders:
+        pytest.skip(f"CRD folder {CRDS} is absent")
+    (folder,) = folders
+    assert folder.startswith(f"prometheus-operator-v{minor}."), (folder, operator)
+    for crd in (CRDS / folder).glob("*.yaml"):
+        annotations = yaml.safe_load(crd.read_text())["metadata"]["annotations"]
+        assert annotations["operator.prometheus.io/version"].startswith(f"{minor}."), crd.name
+    for chart, pin in CHARTS.items():
+        assert re.fullmatch(r"\d+\.\d+\.\d+", pin["version"]), chart
+        assert pin.get("appVersion") or chart == "istio", f"{chart}: record what it runs"
 
 
 def test_local_values_fit_a_kind_node(dev: Recording) -> None:
@@ -334,6 +350,21 @@ def test_production_sends_traces_and_logs_to_its_backends(prod: Recording) -> No
     ]
 
 
+def test_log_agent_receiver_is_file_log_for_the_pinned_collector(stack: Recording) -> None:
+    """Collector-contrib renamed `filelog` to `file_log` in 0.149.0; chart 0.168.0+ writes its
+    logsCollection preset as `filelog` and renames it (and pipeline references) only under
+    `rewriteDeprecatedComponentNames`. Our pipeline names `file_log`: without the flag it would
+    name a receiver the config does not define."""
+    chart = CHARTS["opentelemetry-collector"]
+    assert tuple(map(int, chart["version"].split("."))) >= (0, 168, 0)
+    assert tuple(map(int, chart["appVersion"].split("."))) >= (0, 149, 0)
+    agent = unwrap(release_named(stack, "aegis-trader-otel-agent").inputs["values"])
+    assert agent["rewriteDeprecatedComponentNames"] is True
+    assert agent["presets"]["logsCollection"]["enabled"] is True
+    assert agent["config"]["service"]["pipelines"]["logs"]["receivers"] == ["file_log"]
+    assert "filelog" not in json.dumps(agent)
+
+
 def test_local_logs_go_to_loki(dev: Recording) -> None:
     agent = unwrap(release_named(dev, "aegis-trader-otel-agent").inputs["values"])
     (logs,) = agent["config"]["service"]["pipelines"]["logs"]["exporters"]
@@ -521,9 +552,9 @@ def test_existing_monitoring_stack_installs_nothing() -> None:
 
 BAD: list[tuple[dict[str, Any], str, str, str]] = [
     (
-        {"charts": {"kubePrometheusStack": "^90.2"}},
+        {"charts": {"kubePrometheusStack": "^88.5"}},
         "observability.charts.kubePrometheusStack",
-        "^90.2",
+        "^88.5",
         "MAJOR.MINOR.PATCH",
     ),
     (

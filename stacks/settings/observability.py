@@ -29,7 +29,7 @@ def _duration(value: str) -> str:
 def _chart_version(value: str) -> str:
     if not _CHART_VERSION.match(value):
         raise ValueError(
-            "must be an exact chart version MAJOR.MINOR.PATCH such as 90.2.0 "
+            "must be an exact chart version MAJOR.MINOR.PATCH such as 88.5.3 "
             "(no ranges, no 'v' prefix, no 'latest')"
         )
     return value
