@@ -590,8 +590,9 @@ def agent_values(args: ObservabilityArgs) -> Manifest:
     name since collector-contrib 0.149.0: the pinned chart (0.170.0) writes the preset as
     `filelog` and renames it, and every pipeline reference, to `file_log` under
     `rewriteDeprecatedComponentNames` (its UPGRADING.md, 0.167.0 to 0.168.0), which is set
-    explicitly so the pipeline below names a receiver the config defines. It reads root-owned log files, so it runs as UID 0
-    with every capability dropped and a read-only root filesystem."""
+    explicitly so the pipeline below names a receiver the config defines. It reads root-owned
+    log files, so it runs as UID 0 with every capability dropped and a read-only root
+    filesystem."""
     logs_id, logs_config = logs_exporter(args)
     values: Manifest = {
         "mode": "daemonset",
