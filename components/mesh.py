@@ -20,6 +20,11 @@ from components.network import Peer, namespace_traffic_spec
 from components.workload import Platform, Resources
 
 GATEWAY_RELEASE = "istio-ingressgateway"
+RELEASE_TIMEOUT = 600
+RUNTIME_DEFAULT = {"type": "RuntimeDefault"}
+# The gateway chart's own pod default (binding 80/443 without privileges); setting the chart's
+# `securityContext` replaces it, so it is restated next to the seccomp profile.
+UNPRIVILEGED_PORTS = {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}
 # The gateway chart labels its pods `istio: <release name without "istio-">`.
 GATEWAY_SELECTOR = {"istio": "ingressgateway"}
 Manifest = dict[str, Any]
@@ -66,6 +71,14 @@ class MeshArgs:
     circuit_breaker: CircuitBreaker
     tls_credential_name: str
     routes: tuple[Route, ...]
+    # Istio chart platform profile (gke, k3s, openshift, ...); None: the charts' defaults.
+    istio_platform: str | None = None
+    # istiod's ENABLE_NATIVE_SIDECARS: "auto" (Istio's default), "true" or "false".
+    native_sidecars: str = "auto"
+    gateway_service_type: str = "LoadBalancer"
+    # Wait (atomically) for the gateway release to be ready, at most this many seconds.
+    gateway_wait: bool = True
+    gateway_wait_timeout: int = RELEASE_TIMEOUT
 
 
 def gateway_entry(ingress_namespace: str) -> Peer:
@@ -189,6 +202,18 @@ def virtual_service_spec(args: MeshArgs, host: str, gateway: str) -> Manifest:
     return {"hosts": [host], "gateways": [gateway], "http": http}
 
 
+def merge(*parts: Manifest) -> Manifest:
+    """Deep-merge chart values, later parts winning."""
+    merged: Manifest = {}
+    for part in parts:
+        for key, value in part.items():
+            if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                merged[key] = merge(merged[key], value)
+            else:
+                merged[key] = value
+    return merged
+
+
 def slug(host: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", host.lower()).strip("-")
 
@@ -305,8 +330,21 @@ class ServiceMesh(pulumi.ComponentResource):
         ingress = namespace(f"{name}-ingress-ns", args.ingress_namespace, "baseline")
         profile = {"profile": "ambient"} if args.mode == "ambient" else {}
 
+        # Each chart's zzz_profile.yaml reads `global.platform` and merges its
+        # files/profile-platform-<name>.yaml: the CNI agent's host paths, OpenShift's multus
+        # provider for istiod, istiod's PLATFORM variable. Unknown names fail the install.
+        platform_values: Manifest = (
+            {"global": {"platform": args.istio_platform}} if args.istio_platform else {}
+        )
+
         def release(
-            logical: str, chart: str, ns: str, values: Manifest, after: list[pulumi.Resource]
+            logical: str,
+            chart: str,
+            ns: str,
+            values: Manifest,
+            after: list[pulumi.Resource],
+            wait: bool = True,
+            timeout: int = RELEASE_TIMEOUT,
         ) -> k8s.helm.v3.Release:
             return k8s.helm.v3.Release(
                 logical,
@@ -316,8 +354,10 @@ class ServiceMesh(pulumi.ComponentResource):
                 repository_opts={"repo": args.chart_repo},
                 namespace=ns,
                 values=values,
-                atomic=True,
-                timeout=600,
+                # atomic waits for readiness and rolls back on timeout; without it, skip_await.
+                atomic=wait,
+                skip_await=None if wait else True,
+                timeout=timeout,
                 opts=pulumi.ResourceOptions(parent=self, depends_on=after),
             )
 
@@ -330,25 +370,34 @@ class ServiceMesh(pulumi.ComponentResource):
             "cni",
             args.system_namespace,
             # The cni chart reads top-level `resources` and accepts requests only.
-            {**profile, "resources": {"requests": args.proxy_resources.manifest()["requests"]}},
+            merge(
+                profile,
+                platform_values,
+                {"resources": {"requests": args.proxy_resources.manifest()["requests"]}},
+            ),
             [base],
         )
         istiod = release(
             f"{name}-istiod",
             "istiod",
             args.system_namespace,
-            {
-                **profile,
-                "pilot": {
-                    "resources": resources(args.istiod_resources),
-                    # No privileged istio-init container: the restricted profile holds.
-                    "cni": {"enabled": True},
-                    # Jobs finish with a sidecar only as a native sidecar (Kubernetes >= 1.29).
-                    "env": {"ENABLE_NATIVE_SIDECARS": "true"},
+            merge(
+                profile,
+                platform_values,
+                {
+                    "pilot": {
+                        "resources": resources(args.istiod_resources),
+                        # No privileged istio-init container: the restricted profile holds.
+                        "cni": {"enabled": True},
+                        # Jobs finish with a sidecar only as a native sidecar (Kubernetes 1.29+);
+                        # "true" on older clusters injects pods the API server rejects.
+                        "env": {"ENABLE_NATIVE_SIDECARS": args.native_sidecars},
+                        "seccompProfile": RUNTIME_DEFAULT,
+                    },
+                    "global": {"proxy": {"resources": resources(args.proxy_resources)}},
+                    "meshConfig": {"accessLogFile": "/dev/stdout", "enablePrometheusMerge": True},
                 },
-                "global": {"proxy": {"resources": resources(args.proxy_resources)}},
-                "meshConfig": {"accessLogFile": "/dev/stdout", "enablePrometheusMerge": True},
-            },
+            ),
             [cni],
         )
         chain: list[pulumi.Resource] = [istiod]
@@ -358,7 +407,7 @@ class ServiceMesh(pulumi.ComponentResource):
                     f"{name}-ztunnel",
                     "ztunnel",
                     args.system_namespace,
-                    {"resources": resources(args.proxy_resources)},
+                    merge(platform_values, {"resources": resources(args.proxy_resources)}),
                     [istiod],
                 )
             ]
@@ -366,7 +415,19 @@ class ServiceMesh(pulumi.ComponentResource):
             f"{name}-gateway",
             "gateway",
             args.ingress_namespace,
-            {"resources": resources(args.gateway_resources), "service": {"type": "LoadBalancer"}},
+            merge(
+                platform_values,
+                {
+                    "resources": resources(args.gateway_resources),
+                    "service": {"type": args.gateway_service_type},
+                    "securityContext": {
+                        "sysctls": [UNPRIVILEGED_PORTS],
+                        "seccompProfile": RUNTIME_DEFAULT,
+                    },
+                },
+            ),
             [ingress, *chain],
+            wait=args.gateway_wait,
+            timeout=args.gateway_wait_timeout,
         )
         return [base, cni, istiod, *chain, gateway]

@@ -115,6 +115,11 @@ def mesh_args(settings: PlatformSettings, platform: Platform, graph: DependencyG
         ),
         tls_credential_name=mesh.gateway.tls_credential_name or "",
         routes=tuple(Route(r.host, r.prefix, r.service) for r in mesh.gateway.routes),
+        istio_platform=mesh.platform,
+        native_sidecars=mesh.native_sidecars,
+        gateway_service_type=mesh.gateway.service_type,
+        gateway_wait=mesh.gateway.wait,
+        gateway_wait_timeout=mesh.gateway.wait_timeout,
     )
 
 

@@ -235,3 +235,163 @@ def test_route_to_unknown_service_names_the_route() -> None:
     with pytest.raises(ConfigError, match=r"mesh.gateway.routes.0.service = 'ghost'"):
         run_stack("dev", overrides, recording=recording)
     assert recording.resources == []
+
+
+# Istio on real clusters (issue 16, item 5). Chart keys checked against Istio 1.30.3's charts.
+
+
+def releases_of(recording: Recording) -> dict[str, Any]:
+    """Istio chart name -> the Helm release's recorded inputs."""
+    return {
+        r.inputs["chart"]: r.inputs
+        for r in recording.resources
+        if r.type.startswith("kubernetes:helm") and r.parent and ":ServiceMesh" in str(r.parent)
+    }
+
+
+def test_istiod_and_gateway_run_with_the_runtime_default_seccomp_profile(mesh: Recording) -> None:
+    releases = releases_of(mesh)
+    # istiod chart: `pilot.*` is copied to the top level (zzy_descope_legacy.yaml) and
+    # `seccompProfile` becomes the discovery container's securityContext.seccompProfile.
+    assert releases["istiod"]["values"]["pilot"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    # gateway chart: `securityContext` replaces the pod's default, so the unprivileged-port sysctl
+    # that lets the proxy bind 80/443 is kept next to the profile.
+    assert releases["gateway"]["values"]["securityContext"] == {
+        "sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}],
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def test_native_sidecars_follow_istios_auto_detection_by_default(mesh: Recording) -> None:
+    # auto: istiod injects native sidecars only where every kubelet is 1.33+; a forced "true"
+    # would inject init containers with restartPolicy Always that Kubernetes < 1.29 rejects.
+    env = releases_of(mesh)["istiod"]["values"]["pilot"]["env"]
+    assert env == {"ENABLE_NATIVE_SIDECARS": "auto"}
+
+
+def test_no_platform_profile_unless_configured(mesh: Recording) -> None:
+    for chart, inputs in releases_of(mesh).items():
+        assert "platform" not in inputs["values"].get("global", {}), chart
+        assert "platform" not in inputs["values"], chart
+
+
+def test_gateway_defaults_to_a_load_balancer_the_release_waits_for(mesh: Recording) -> None:
+    gateway = releases_of(mesh)["gateway"]
+    assert gateway["values"]["service"] == {"type": "LoadBalancer"}
+    assert gateway["atomic"] is True
+    assert gateway["timeout"] == 600
+    assert "skipAwait" not in gateway
+
+
+@pytest.fixture(scope="module")
+def configured() -> Recording:
+    from dataclasses import replace
+
+    args = replace(
+        ARGS,
+        mode="ambient",
+        istio_platform="k3s",
+        native_sidecars="true",
+        gateway_service_type="NodePort",
+        gateway_wait=False,
+        gateway_wait_timeout=120,
+    )
+    return run_program(lambda: ServiceMesh("mesh", args))
+
+
+def test_platform_is_set_on_every_chart_that_reads_it(configured: Recording) -> None:
+    releases = releases_of(configured)
+    # cni: CNI paths (files/profile-platform-k3s.yaml); istiod: PLATFORM env and OpenShift's
+    # multus provider; ztunnel: OpenShift RBAC; gateway: its profile. base reads nothing.
+    for chart in ("cni", "istiod", "ztunnel", "gateway"):
+        assert releases[chart]["values"]["global"]["platform"] == "k3s", chart
+    assert releases["base"]["values"] == {}
+    # The platform merges into the charts' other values instead of replacing them.
+    istiod = releases["istiod"]["values"]
+    assert istiod["profile"] == "ambient"
+    assert istiod["global"]["proxy"]["resources"]["limits"]["memory"] == "64Mi"
+    assert releases["cni"]["values"]["resources"] == {"requests": {"cpu": "10m", "memory": "32Mi"}}
+    assert istiod["pilot"]["env"] == {"ENABLE_NATIVE_SIDECARS": "true"}
+
+
+def test_gateway_service_type_and_wait_are_configurable(configured: Recording) -> None:
+    releases = releases_of(configured)
+    gateway = releases["gateway"]
+    assert gateway["values"]["service"] == {"type": "NodePort"}
+    # No wait: not atomic (atomic implies waiting) and the provider skips its await logic.
+    assert gateway["atomic"] is False
+    assert gateway["skipAwait"] is True
+    assert gateway["timeout"] == 120
+    # The other charts keep waiting: the gateway needs istiod's injection webhook.
+    assert all(releases[c]["atomic"] is True for c in ("base", "cni", "istiod", "ztunnel"))
+
+
+def test_production_gateway_is_a_load_balancer_with_hardened_istio(prod: Recording) -> None:
+    releases = releases_of(prod)
+    assert releases["gateway"]["values"]["service"] == {"type": "LoadBalancer"}
+    assert releases["gateway"]["atomic"] is True
+    assert releases["gateway"]["values"]["securityContext"]["seccompProfile"] == {
+        "type": "RuntimeDefault"
+    }
+    assert releases["istiod"]["values"]["pilot"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert releases["istiod"]["values"]["pilot"]["env"]["ENABLE_NATIVE_SIDECARS"] == "auto"
+
+
+def test_local_gateway_needs_no_load_balancer_controller() -> None:
+    # kind has no load-balancer controller: a LoadBalancer would wait for an address until the
+    # atomic release rolls back.
+    recording = run_stack("dev", {"mesh": {"enabled": True}})
+    gateway = releases_of(recording)["gateway"]
+    assert gateway["values"]["service"] == {"type": "NodePort"}
+    assert gateway["atomic"] is True
+
+
+def test_stack_settings_reach_the_charts() -> None:
+    overrides = {
+        "mesh": {
+            "enabled": True,
+            "platform": "openshift",
+            "nativeSidecars": True,  # YAML's boolean, as `pulumi config set --path` writes it
+            "gateway": {"serviceType": "ClusterIP", "wait": False, "waitTimeout": 900},
+        }
+    }
+    releases = releases_of(run_stack("dev", overrides))
+    assert releases["cni"]["values"]["global"] == {"platform": "openshift"}
+    assert releases["istiod"]["values"]["global"]["platform"] == "openshift"
+    assert releases["istiod"]["values"]["pilot"]["env"] == {"ENABLE_NATIVE_SIDECARS": "true"}
+    gateway = releases["gateway"]
+    assert gateway["values"]["service"] == {"type": "ClusterIP"}
+    assert (gateway["atomic"], gateway["skipAwait"], gateway["timeout"]) == (False, True, 900)
+
+
+BAD_REAL_CLUSTER: list[tuple[dict[str, Any], str, str, str]] = [
+    (
+        {"platform": "eks"},
+        "mesh.platform",
+        "eks",
+        "'gke', 'k3d', 'k3s', 'microk8s', 'minikube' or 'openshift'",
+    ),
+    ({"nativeSidecars": "yes"}, "mesh.nativeSidecars", "yes", "'auto', 'true' or 'false'"),
+    (
+        {"gateway": {"serviceType": "ExternalName"}},
+        "mesh.gateway.serviceType",
+        "ExternalName",
+        "'LoadBalancer', 'NodePort' or 'ClusterIP'",
+    ),
+    ({"gateway": {"wait": "maybe"}}, "mesh.gateway.wait", "maybe", "valid boolean"),
+    (
+        {"gateway": {"waitTimeout": 5}},
+        "mesh.gateway.waitTimeout",
+        "5",
+        "seconds between 30 and 3600",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("mesh", "key", "value", "allowed"), BAD_REAL_CLUSTER, ids=[b[1] for b in BAD_REAL_CLUSTER]
+)
+def test_bad_real_cluster_settings_fail_before_any_resource(
+    mesh: dict[str, Any], key: str, value: str, allowed: str
+) -> None:
+    assert_rejected({"mesh": mesh}, key, value, allowed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from stacks.settings.types import Model, ResourceSettings, positive
 from stacks.versions import CHARTS
@@ -51,8 +51,23 @@ def _repo(value: str) -> str:
     return value
 
 
+def _wait_seconds(value: int) -> int:
+    if not 30 <= value <= 3600:
+        raise ValueError("must be a number of seconds between 30 and 3600")
+    return value
+
+
+def _as_flag_text(value: object) -> object:
+    # YAML reads `nativeSidecars: true` as a boolean; istiod's variable takes the text.
+    return str(value).lower() if isinstance(value, bool) else value
+
+
 Duration = Annotated[str, AfterValidator(_duration)]
 Count = Annotated[int, AfterValidator(_non_negative)]
+# The platform profiles the pinned Istio charts ship (files/profile-platform-<name>.yaml in the
+# base, cni, istiod, gateway and ztunnel charts of Istio 1.30.3); any other name fails the install.
+NativeSidecarMode = Annotated[Literal["auto", "true", "false"], BeforeValidator(_as_flag_text)]
+IstioPlatform = Literal["gke", "k3d", "k3s", "microk8s", "minikube", "openshift"]
 
 
 class CircuitBreakerSettings(Model):
@@ -85,6 +100,13 @@ class RouteSettings(Model):
 class GatewaySettings(Model):
     tls_credential_name: str | None
     routes: list[RouteSettings]
+    # The gateway Service's type. LoadBalancer needs a load-balancer controller (cloud, MetalLB,
+    # cloud-provider-kind) to hand out an address; NodePort or ClusterIP (port-forward) where none.
+    service_type: Literal["LoadBalancer", "NodePort", "ClusterIP"] = "LoadBalancer"
+    # true: the release waits for the gateway's pods and, for a LoadBalancer, its address, and
+    # rolls back after waitTimeout; false: done once applied (the address may come later).
+    wait: bool = True
+    wait_timeout: Annotated[int, AfterValidator(_wait_seconds)] = 600
 
     @model_validator(mode="after")
     def _tls(self) -> GatewaySettings:
@@ -104,6 +126,13 @@ class MeshSettings(Model):
     mtls_mode: Literal["STRICT", "PERMISSIVE"] = "STRICT"
     chart_version: Annotated[str, AfterValidator(_version)] = CHARTS["istio"]["version"]
     chart_repo: Annotated[str, AfterValidator(_repo)] = CHARTS["istio"]["repo"]
+    # The cluster's platform for the Istio charts (CNI paths, OpenShift's multus and SELinux);
+    # unset for kind, OrbStack and clusters with the standard /opt/cni/bin and /etc/cni/net.d.
+    platform: IstioPlatform | None = None
+    # istiod's ENABLE_NATIVE_SIDECARS: auto (Istio's default) injects native sidecars only when
+    # every node's kubelet is 1.33 or newer; true forces them (Kubernetes 1.29+ only; Jobs in the
+    # mesh finish only with native sidecars); false never.
+    native_sidecars: NativeSidecarMode = "auto"
     system_namespace: str = "istio-system"
     ingress_namespace: str = "istio-ingress"
     istiod_resources: ResourceSettings
