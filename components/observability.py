@@ -41,6 +41,8 @@ DASHBOARD_LABEL = ("grafana_dashboard", "1")
 DASHBOARD_FOLDER_ANNOTATION = "grafana_folder"
 DASHBOARD_FOLDER = "Trading platform"
 OTLP_GRPC, OTLP_HTTP = 4317, 4318
+# Seed 001: Grafana on 3000, the Service as well as the container (the chart's Service is on 80).
+GRAFANA_PORT = 3000
 # The collector's `prometheus` exporter (application metrics received over OTLP).
 PROMETHEUS_EXPORTER_PORT = 8889
 METRICS_PORT = "metrics"
@@ -390,6 +392,8 @@ def kube_prometheus_stack_values(args: ObservabilityArgs) -> Manifest:
         "resources": s.grafana_resources.manifest(),
         "persistence": {"enabled": False},
         "testFramework": {"enabled": False},
+        # The container listens on targetPort (the chart's containerPort); the Service on port.
+        "service": {"port": GRAFANA_PORT, "targetPort": GRAFANA_PORT},
         "sidecar": {
             "resources": s.grafana_sidecar_resources.manifest(),
             "dashboards": {

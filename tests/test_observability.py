@@ -189,6 +189,13 @@ def test_grafana_credentials_are_generated_and_kept_out_of_values(stack: Recordi
     assert secret.urn in release.dependencies
 
 
+def test_grafana_serves_on_3000_service_and_container(stack: Recording) -> None:
+    """Seed 001 documents Grafana on 3000; the chart's Service defaults to 80."""
+    grafana = unwrap(release_named(stack, STACK_RELEASE).inputs["values"])["grafana"]
+    assert grafana["service"]["port"] == 3000
+    assert grafana["service"]["targetPort"] == 3000
+
+
 def test_grafana_sidecar_loads_labelled_dashboards(stack: Recording) -> None:
     sidecar = unwrap(release_named(stack, STACK_RELEASE).inputs["values"])["grafana"]["sidecar"]
     assert sidecar["dashboards"]["label"] == "grafana_dashboard"
