@@ -271,6 +271,11 @@ class StackSizing:
     control_plane: bool
     alertmanager_replicas: int = 1
     alertmanager_retention: str = "120h"
+    # Helm installs a chart's CRDs once and never upgrades them: the chart's pre-upgrade Job
+    # applies the pinned chart's CRDs (server-side, taking ownership) before the operator rolls.
+    crd_upgrade_job: bool = True
+    # Tag of the busybox image the Job's unpack step runs (the chart's default is `latest`).
+    busybox_tag: str = "1.36"
 
 
 @dataclass(frozen=True)
@@ -355,6 +360,21 @@ def _retention_size(storage: str) -> str:
     return f"{int(mib // 1024)}GB" if mib >= 1024 else f"{int(mib)}MB"
 
 
+def crd_upgrade_job_values(s: StackSizing) -> Manifest:
+    """The chart's CRD upgrade Job (a pre-install/pre-upgrade/pre-rollback hook): unpacks the
+    chart's CRDs (busybox) and `kubectl apply --server-side --force-conflicts` them, so moving the
+    pin moves the CRDs with the operator; kubectl's tag follows the cluster's version."""
+    if not s.crd_upgrade_job:
+        return {"enabled": False}
+    return {
+        "enabled": True,
+        "forceConflicts": True,
+        "image": {"busybox": {"tag": s.busybox_tag}},
+        "resources": s.webhook_job_resources.manifest(),
+        "containerSecurityContext": RESTRICTED_CONTAINER,
+    }
+
+
 def kube_prometheus_stack_values(args: ObservabilityArgs) -> Manifest:
     names, p, s = args.names, args.prometheus, args.stack
     cp, ne = s.control_plane, s.node_exporter
@@ -411,7 +431,7 @@ def kube_prometheus_stack_values(args: ObservabilityArgs) -> Manifest:
         grafana["additionalDataSources"] = datasources
     return {
         "fullnameOverride": names.stack,
-        "crds": {"enabled": True},
+        "crds": {"enabled": True, "upgradeJob": crd_upgrade_job_values(s)},
         "defaultRules": {
             "create": True,
             "rules": {

@@ -26,7 +26,7 @@ from components.observability import (
 )
 from components.workload import Platform
 from stacks.settings import PlatformSettings
-from stacks.versions import CHARTS, OTEL_COLLECTOR_IMAGE
+from stacks.versions import CHARTS, IMAGES, OTEL_COLLECTOR_IMAGE
 
 
 def otlp_endpoint(settings: PlatformSettings) -> str | None:
@@ -87,6 +87,8 @@ def observability_args(
             node_exporter=obs.node_exporter.enabled,
             node_exporter_resources=obs.node_exporter.resources.build(),
             control_plane=obs.control_plane,
+            crd_upgrade_job=obs.operator.crd_upgrade_job,
+            busybox_tag=IMAGES["busybox"].rsplit(":", 1)[1],
         ),
         collector=CollectorSpec(
             resources=obs.collector.resources.build(),

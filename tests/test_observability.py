@@ -21,7 +21,7 @@ from components.observability import (
 )
 from stacks.errors import ConfigError
 from stacks.offline import Recording, Registration, is_secret, run_stack, unwrap
-from stacks.versions import CHARTS
+from stacks.versions import CHARTS, IMAGES
 from tests.conftest import CRDS
 from tests.helpers import assert_rejected, env_of
 
@@ -187,6 +187,26 @@ def test_grafana_credentials_are_generated_and_kept_out_of_values(stack: Recordi
     assert unwrap(secret.inputs["stringData"])["admin-password"] != "prom-operator"
     release = release_named(stack, STACK_RELEASE)
     assert secret.urn in release.dependencies
+
+
+def test_crds_move_with_the_chart_pin(stack: Recording) -> None:
+    """Helm installs crds/ once and never upgrades them; the chart's hook Job applies the pinned
+    chart's CRDs server-side (taking ownership from Helm) before every install, upgrade and
+    rollback, with a pinned busybox (the chart defaults to `latest`) and restricted, sized pods."""
+    crds = unwrap(release_named(stack, STACK_RELEASE).inputs["values"])["crds"]
+    job = crds["upgradeJob"]
+    assert crds["enabled"] is True and job["enabled"] is True
+    assert job["forceConflicts"] is True
+    assert job["image"]["busybox"]["tag"] == IMAGES["busybox"].split(":")[1] != "latest"
+    assert sized(job["resources"])
+    assert job["containerSecurityContext"]["readOnlyRootFilesystem"] is True
+    assert job["containerSecurityContext"]["allowPrivilegeEscalation"] is False
+
+
+def test_crd_upgrade_job_can_be_switched_off() -> None:
+    recording = run_stack("dev", {"observability": {"operator": {"crdUpgradeJob": False}}})
+    values = unwrap(release_named(recording, STACK_RELEASE).inputs["values"])
+    assert values["crds"] == {"enabled": True, "upgradeJob": {"enabled": False}}
 
 
 def test_grafana_serves_on_3000_service_and_container(stack: Recording) -> None:

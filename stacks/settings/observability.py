@@ -97,8 +97,11 @@ class OperatorSettings(Model):
     resources: ResourceSettings
     # prometheus-config-reloader, injected next to Prometheus and Alertmanager.
     reloader_resources: ResourceSettings
-    # The admission webhook certificate Job.
+    # The admission webhook certificate Job and the CRD upgrade Job.
     webhook_job_resources: ResourceSettings
+    # Run the chart's CRD upgrade Job before every install, upgrade and rollback: Helm never
+    # upgrades CRDs itself, so a moved pin would leave the old CRDs under a newer operator.
+    crd_upgrade_job: bool = True
 
 
 class NodeExporterSettings(Model):
