@@ -298,7 +298,11 @@ class LogsSpec:
     retention: str
     agent_resources: Resources
     endpoint: str | None = None
+    # Secret (monitoring namespace) with `username` and `password`: Elasticsearch basic auth.
     credentials_secret: str | None = None
+    # Secret (monitoring namespace) with the CA of the endpoint's certificate, under `ca_key`.
+    ca_secret: str | None = None
+    ca_key: str = "ca.crt"
     loki_resources: Resources | None = None
     loki_storage_size: str | None = None
 
@@ -429,6 +433,7 @@ def kube_prometheus_stack_values(args: ObservabilityArgs) -> Manifest:
     datasources = log_datasources(args)
     if datasources:
         grafana["additionalDataSources"] = datasources
+        grafana.update(grafana_logs_access(args))
     return {
         "fullnameOverride": names.stack,
         "crds": {"enabled": True, "upgradeJob": crd_upgrade_job_values(s)},
@@ -483,16 +488,58 @@ def log_datasources(args: ObservabilityArgs) -> list[Manifest]:
     if logs.backend == "loki":
         return [{"name": "Loki", "uid": "loki", "type": "loki", "url": loki_url(args)}]
     if logs.backend == "elasticsearch" and logs.endpoint:
-        return [
+        source: Manifest = {
+            "name": "Elasticsearch",
+            "uid": "elasticsearch",
+            "type": "elasticsearch",
+            "url": logs.endpoint,
+            "jsonData": {"index": "logs-*", "timeField": "@timestamp"},
+        }
+        secure: Manifest = {}
+        if logs.credentials_secret:
+            # Grafana expands $VAR in provisioning files from its environment (grafana_env).
+            source["basicAuth"] = True
+            source["basicAuthUser"] = f"${LOGS_USERNAME_ENV}"
+            secure["basicAuthPassword"] = f"${LOGS_PASSWORD_ENV}"
+        if logs.ca_secret:
+            source["jsonData"]["tlsAuthWithCACert"] = True
+            secure["tlsCACert"] = f"$__file{{{GRAFANA_LOGS_CA_DIR}/{logs.ca_key}}}"
+        if secure:
+            source["secureJsonData"] = secure
+        return [source]
+    return []
+
+
+GRAFANA_LOGS_CA_DIR = "/etc/grafana/logs-ca"
+
+
+def grafana_logs_access(args: ObservabilityArgs) -> Manifest:
+    """Grafana's environment and mounts for the Elasticsearch datasource's credentials and CA."""
+    logs = args.logs
+    values: Manifest = {}
+    if logs.backend != "elasticsearch":
+        return values
+    if logs.credentials_secret:
+        values["envValueFrom"] = {
+            env: {"secretKeyRef": {"name": logs.credentials_secret, "key": key}}
+            for env, key in ((LOGS_USERNAME_ENV, "username"), (LOGS_PASSWORD_ENV, "password"))
+        }
+    if logs.ca_secret:
+        values["extraSecretMounts"] = [
             {
-                "name": "Elasticsearch",
-                "uid": "elasticsearch",
-                "type": "elasticsearch",
-                "url": logs.endpoint,
-                "jsonData": {"index": "logs-*", "timeField": "@timestamp"},
+                "name": LOGS_CA_VOLUME,
+                "secretName": logs.ca_secret,
+                "mountPath": GRAFANA_LOGS_CA_DIR,
+                "readOnly": True,
             }
         ]
-    return []
+    return values
+
+
+# Where the collector and the log agent find the logs backend's credentials and CA.
+LOGS_USERNAME_ENV, LOGS_PASSWORD_ENV = "ELASTICSEARCH_USERNAME", "ELASTICSEARCH_PASSWORD"
+LOGS_CA_VOLUME = "logs-ca"
+LOGS_CA_DIR = "/etc/otel/logs-ca"
 
 
 def logs_exporter(args: ObservabilityArgs) -> tuple[str, Manifest]:
@@ -501,16 +548,44 @@ def logs_exporter(args: ObservabilityArgs) -> tuple[str, Manifest]:
     if logs.backend == "loki":
         # Loki 3 ingests OTLP natively at /otlp.
         return "otlp_http/loki", {"endpoint": f"{loki_url(args)}/otlp"}
+    tls: Manifest = {}
+    if logs.ca_secret:
+        tls["ca_file"] = f"{LOGS_CA_DIR}/{logs.ca_key}"
     if logs.backend == "otlp" and logs.endpoint:
         insecure = not logs.endpoint.startswith("https://")
-        return "otlp_grpc/logs", {"endpoint": logs.endpoint, "tls": {"insecure": insecure}}
+        return "otlp_grpc/logs", {"endpoint": logs.endpoint, "tls": {"insecure": insecure, **tls}}
     if logs.backend == "elasticsearch" and logs.endpoint:
         config: Manifest = {"endpoints": [logs.endpoint], "logs_index": "logs-trading-platform"}
         if logs.credentials_secret:
-            config["user"] = "${env:ELASTICSEARCH_USERNAME}"
-            config["password"] = "${env:ELASTICSEARCH_PASSWORD}"
+            config["user"] = f"${{env:{LOGS_USERNAME_ENV}}}"
+            config["password"] = f"${{env:{LOGS_PASSWORD_ENV}}}"
+        if tls:
+            config["tls"] = tls
         return "elasticsearch", config
     return "debug", {"verbosity": "basic"}
+
+
+def logs_client_values(args: ObservabilityArgs) -> Manifest:
+    """What the collector and the log agent need to reach the logs backend: the credentials as
+    environment from their Secret (never in the values) and the CA mounted read-only."""
+    logs = args.logs
+    values: Manifest = {}
+    if logs.credentials_secret:
+        values["extraEnvs"] = [
+            {
+                "name": env,
+                "valueFrom": {"secretKeyRef": {"name": logs.credentials_secret, "key": key}},
+            }
+            for env, key in ((LOGS_USERNAME_ENV, "username"), (LOGS_PASSWORD_ENV, "password"))
+        ]
+    if logs.ca_secret:
+        values["extraVolumes"] = [
+            {"name": LOGS_CA_VOLUME, "secret": {"secretName": logs.ca_secret}}
+        ]
+        values["extraVolumeMounts"] = [
+            {"name": LOGS_CA_VOLUME, "mountPath": LOGS_CA_DIR, "readOnly": True}
+        ]
+    return values
 
 
 def traces_exporter(args: ObservabilityArgs) -> tuple[str, Manifest]:
@@ -561,6 +636,7 @@ def collector_values(args: ObservabilityArgs) -> Manifest:
         return {"receivers": ["otlp"], "processors": PIPELINE_PROCESSORS, "exporters": [exporter]}
 
     return {
+        **logs_client_values(args),
         "mode": "deployment",
         "fullnameOverride": args.names.collector,
         # The kubernetesAttributes preset's processor as `k8s_attributes` (its current name).
@@ -668,14 +744,7 @@ def agent_values(args: ObservabilityArgs) -> Manifest:
             },
         },
     }
-    if args.logs.credentials_secret:
-        values["extraEnvs"] = [
-            {
-                "name": f"ELASTICSEARCH_{key.upper()}",
-                "valueFrom": {"secretKeyRef": {"name": args.logs.credentials_secret, "key": key}},
-            }
-            for key in ("username", "password")
-        ]
+    values.update(logs_client_values(args))
     return values
 
 

@@ -106,6 +106,8 @@ def observability_args(
             agent_resources=logs.agent_resources.build(),
             endpoint=logs.endpoint,
             credentials_secret=logs.credentials_secret,
+            ca_secret=logs.ca_secret,
+            ca_key=logs.ca_key,
             loki_resources=logs.loki.resources.build() if logs.loki else None,
             loki_storage_size=logs.loki.storage_size if logs.loki else None,
         ),

@@ -162,7 +162,9 @@ def test_local_values_fit_a_kind_node(dev: Recording) -> None:
     }
     loki = unwrap(release_named(dev, "aegis-trader-loki").inputs["values"])
     assert loki["deploymentMode"] == "SingleBinary"
-    assert loki["loki"]["limits_config"]["retention_period"] == "24h"
+    # Seed 004's 30 days where the program owns the log store; the compactor enforces it.
+    assert loki["loki"]["limits_config"]["retention_period"] == "30d"
+    assert loki["loki"]["compactor"]["retention_enabled"] is True
 
 
 def test_production_keeps_seed_004_retention_on_volumes(prod: Recording) -> None:
@@ -392,6 +394,53 @@ def test_log_agent_receiver_is_file_log_for_the_pinned_collector(stack: Recordin
     assert "filelog" not in json.dumps(agent)
 
 
+ES_CREDENTIALS, ES_CA = "elasticsearch-logs-credentials", "elasticsearch-logs-ca"
+
+
+@pytest.mark.parametrize("helm_name", ["aegis-trader-otel-collector", "aegis-trader-otel-agent"])
+def test_production_logs_authenticate_and_verify_elasticsearch(
+    prod: Recording, helm_name: str
+) -> None:
+    """ECK serves HTTPS with its own CA and refuses anonymous writes: both the gateway (OTLP
+    logs) and the agent (pod logs) send basic auth from a Secret and verify with the CA."""
+    values = unwrap(release_named(prod, helm_name).inputs["values"])
+    (logs,) = values["config"]["service"]["pipelines"]["logs"]["exporters"]
+    exporter = values["config"]["exporters"][logs]
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in values["extraEnvs"]}
+    assert exporter["user"] == "${env:ELASTICSEARCH_USERNAME}"
+    assert exporter["password"] == "${env:ELASTICSEARCH_PASSWORD}"
+    assert env["ELASTICSEARCH_USERNAME"] == {"name": ES_CREDENTIALS, "key": "username"}
+    assert env["ELASTICSEARCH_PASSWORD"] == {"name": ES_CREDENTIALS, "key": "password"}
+    (volume,) = values["extraVolumes"]
+    assert volume["secret"] == {"secretName": ES_CA}
+    (mount,) = [m for m in values["extraVolumeMounts"] if m["name"] == volume["name"]]
+    assert mount["readOnly"] is True
+    assert exporter["tls"]["ca_file"] == f"{mount['mountPath']}/ca.crt"
+    assert "insecure_skip_verify" not in json.dumps(exporter)
+
+
+def test_grafana_reads_elasticsearch_with_the_same_credentials_and_ca(prod: Recording) -> None:
+    grafana = unwrap(release_named(prod, STACK_RELEASE).inputs["values"])["grafana"]
+    (source,) = grafana["additionalDataSources"]
+    assert source["basicAuth"] is True
+    assert source["basicAuthUser"] == "$ELASTICSEARCH_USERNAME"
+    assert source["secureJsonData"]["basicAuthPassword"] == "$ELASTICSEARCH_PASSWORD"
+    assert grafana["envValueFrom"]["ELASTICSEARCH_PASSWORD"]["secretKeyRef"] == {
+        "name": ES_CREDENTIALS,
+        "key": "password",
+    }
+    (mount,) = grafana["extraSecretMounts"]
+    assert mount["secretName"] == ES_CA
+    assert source["jsonData"]["tlsAuthWithCACert"] is True
+    assert source["secureJsonData"]["tlsCACert"] == f"$__file{{{mount['mountPath']}/ca.crt}}"
+
+
+def test_local_logs_carry_no_credentials(dev: Recording) -> None:
+    for helm_name in ("aegis-trader-otel-collector", "aegis-trader-otel-agent"):
+        values = unwrap(release_named(dev, helm_name).inputs["values"])
+        assert "extraEnvs" not in values and "extraVolumes" not in values
+
+
 def test_local_logs_go_to_loki(dev: Recording) -> None:
     agent = unwrap(release_named(dev, "aegis-trader-otel-agent").inputs["values"])
     (logs,) = agent["config"]["service"]["pipelines"]["logs"]["exporters"]
@@ -617,6 +666,24 @@ BAD: list[tuple[dict[str, Any], str, str, str]] = [
         "observability.logs.endpoint",
         "None",
         "required when logs.backend is 'elasticsearch'",
+    ),
+    (
+        {"logs": {"credentialsSecret": "es-user"}},
+        "observability.logs.credentialsSecret",
+        "es-user",
+        "only used with logs.backend 'elasticsearch'",
+    ),
+    (
+        {"logs": {"backend": "otlp", "endpoint": "http://logs:4317", "caSecret": "logs-ca"}},
+        "observability.logs.caSecret",
+        "logs-ca",
+        "https:// endpoint",
+    ),
+    (
+        {"logs": {"caKey": "ca crt"}},
+        "observability.logs.caKey",
+        "ca crt",
+        "Secret data key",
     ),
 ]
 

@@ -59,6 +59,12 @@ def _endpoint(value: str | None) -> str | None:
     return value
 
 
+def _secret_key(value: str) -> str:
+    if not re.fullmatch(r"[-._a-zA-Z0-9]+", value):
+        raise ValueError("must be a Secret data key: letters, digits, '-', '_' or '.'")
+    return value
+
+
 Duration = Annotated[str, AfterValidator(_duration)]
 ChartVersion = Annotated[str, AfterValidator(_chart_version)]
 Endpoint = Annotated[str | None, AfterValidator(_endpoint)]
@@ -150,9 +156,16 @@ class LogsSettings(Model):
 
     backend: Literal["loki", "otlp", "elasticsearch", "none"]
     endpoint: Annotated[Endpoint, Field(validate_default=True)] = None
-    # Secret in the monitoring namespace with keys `username` and `password` (Elasticsearch).
+    # Secret in the monitoring namespace with keys `username` and `password`: HTTP basic auth of
+    # the collector and the log agent (and Grafana's datasource) to Elasticsearch.
     credentials_secret: DnsLabel | None = None
-    # Loki's retention; an external backend keeps its own (seed 004: 30 days).
+    # Secret in the monitoring namespace holding the CA that signed the endpoint's certificate
+    # (ECK: a copy of `<cluster>-es-http-certs-public`); None: the image's system CAs.
+    ca_secret: DnsLabel | None = None
+    # The CA's key in caSecret.
+    ca_key: Annotated[str, AfterValidator(_secret_key)] = "ca.crt"
+    # How long the program's own Loki keeps logs (seed 004: 30 days). An external backend
+    # (Elasticsearch, OTLP) keeps its own: set its lifecycle policy there (README).
     retention: Duration
     agent_resources: ResourceSettings
     loki: Annotated[LokiSettings | None, Field(validate_default=True)] = None
@@ -163,6 +176,31 @@ class LogsSettings(Model):
         backend = info.data.get("backend")
         if value is None and backend in ("otlp", "elasticsearch"):
             raise ValueError(f"is required when logs.backend is '{backend}'")
+        return value
+
+    @field_validator("credentials_secret")
+    @classmethod
+    def _credentials_for_elasticsearch(cls, value: str | None, info: ValidationInfo) -> str | None:
+        backend = info.data.get("backend")
+        if value is not None and backend != "elasticsearch":
+            raise ValueError(
+                f"is only used with logs.backend 'elasticsearch' (basic auth), not '{backend}': "
+                "remove it"
+            )
+        return value
+
+    @field_validator("ca_secret")
+    @classmethod
+    def _ca_for_tls(cls, value: str | None, info: ValidationInfo) -> str | None:
+        endpoint = info.data.get("endpoint") or ""
+        if value is not None and not (
+            info.data.get("backend") in ("elasticsearch", "otlp")
+            and endpoint.startswith("https://")
+        ):
+            raise ValueError(
+                "verifies TLS, so it needs logs.backend 'elasticsearch' or 'otlp' with an "
+                f"https:// endpoint (endpoint is {endpoint or 'unset'!r})"
+            )
         return value
 
     @field_validator("loki")
