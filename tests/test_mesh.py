@@ -292,7 +292,7 @@ def configured() -> Recording:
         mode="ambient",
         istio_platform="k3s",
         native_sidecars="true",
-        gateway_service_type="NodePort",
+        gateway_service_type="ClusterIP",
         gateway_wait=False,
         gateway_wait_timeout=120,
     )
@@ -317,7 +317,7 @@ def test_platform_is_set_on_every_chart_that_reads_it(configured: Recording) -> 
 def test_gateway_service_type_and_wait_are_configurable(configured: Recording) -> None:
     releases = releases_of(configured)
     gateway = releases["gateway"]
-    assert gateway["values"]["service"] == {"type": "NodePort"}
+    assert gateway["values"]["service"] == {"type": "ClusterIP"}
     # No wait: not atomic (atomic implies waiting) and the provider skips its await logic.
     assert gateway["atomic"] is False
     assert gateway["skipAwait"] is True
@@ -339,10 +339,10 @@ def test_production_gateway_is_a_load_balancer_with_hardened_istio(prod: Recordi
 
 def test_local_gateway_needs_no_load_balancer_controller() -> None:
     # kind has no load-balancer controller: a LoadBalancer would wait for an address until the
-    # atomic release rolls back.
+    # atomic release rolls back. ClusterIP (kubectl port-forward), as the balancer's local default.
     recording = run_stack("dev", {"mesh": {"enabled": True}})
     gateway = releases_of(recording)["gateway"]
-    assert gateway["values"]["service"] == {"type": "NodePort"}
+    assert gateway["values"]["service"] == {"type": "ClusterIP"}
     assert gateway["atomic"] is True
 
 
@@ -372,11 +372,12 @@ BAD_REAL_CLUSTER: list[tuple[dict[str, Any], str, str, str]] = [
         "'gke', 'k3d', 'k3s', 'microk8s', 'minikube' or 'openshift'",
     ),
     ({"nativeSidecars": "yes"}, "mesh.nativeSidecars", "yes", "'auto', 'true' or 'false'"),
+    # NodePort: refused for the gateway as the policy pack refuses it for every Service.
     (
-        {"gateway": {"serviceType": "ExternalName"}},
+        {"gateway": {"serviceType": "NodePort"}},
         "mesh.gateway.serviceType",
-        "ExternalName",
-        "'LoadBalancer', 'NodePort' or 'ClusterIP'",
+        "NodePort",
+        "'LoadBalancer' or 'ClusterIP'",
     ),
     ({"gateway": {"wait": "maybe"}}, "mesh.gateway.wait", "maybe", "valid boolean"),
     (

@@ -101,8 +101,9 @@ class GatewaySettings(Model):
     tls_credential_name: str | None
     routes: list[RouteSettings]
     # The gateway Service's type. LoadBalancer needs a load-balancer controller (cloud, MetalLB,
-    # cloud-provider-kind) to hand out an address; NodePort or ClusterIP (port-forward) where none.
-    service_type: Literal["LoadBalancer", "NodePort", "ClusterIP"] = "LoadBalancer"
+    # cloud-provider-kind) to hand out an address; ClusterIP (kubectl port-forward, or an external
+    # balancer in front) where none. NodePort is refused, as for every Service (policy pack).
+    service_type: Literal["LoadBalancer", "ClusterIP"] = "LoadBalancer"
     # true: the release waits for the gateway's pods and, for a LoadBalancer, its address, and
     # rolls back after waitTimeout; false: done once applied (the address may come later).
     wait: bool = True
