@@ -34,6 +34,7 @@ TOKEN = "trading:observability:Observability"
 TIER = "observability"
 DATA_DIR = Path(__file__).resolve().parent.parent / "observability"
 ALERTS_FILE = DATA_DIR / "alerts.yaml"
+ADAPTER_RULES_FILE = DATA_DIR / "metrics-adapter.yaml"
 DASHBOARDS_DIR = DATA_DIR / "dashboards"
 MONITORING_API = "monitoring.coreos.com/v1"
 # The Grafana sidecar loads ConfigMaps carrying this label (kube-prometheus-stack's default).
@@ -223,6 +224,10 @@ class Names:
         return fullname(self.release, "loki")
 
     @property
+    def metrics_adapter(self) -> str:
+        return fullname(self.release, "metrics-adapter")
+
+    @property
     def prometheus_service(self) -> str:
         return f"{self.stack}-prometheus"
 
@@ -308,6 +313,40 @@ class LogsSpec:
 
 
 @dataclass(frozen=True)
+class MetricsAdapterSpec:
+    """prometheus-adapter serving the autoscalers' custom (Pods/Object) and external metrics."""
+
+    resources: Resources
+    # Metric names the stack's HPAs use, by API: a rule of the rules file serves each.
+    custom: tuple[str, ...] = ()
+    external: tuple[str, ...] = ()
+    replicas: int = 1
+
+
+@dataclass(frozen=True)
+class AdapterRules:
+    custom: Mapping[str, Manifest]
+    external: Mapping[str, Manifest]
+
+
+def load_adapter_rules(path: Path = ADAPTER_RULES_FILE) -> AdapterRules:
+    """The rules file, by the metric name each rule serves (`name.as`)."""
+    document = yaml.safe_load(path.read_text()) or {}
+    found: dict[str, dict[str, Manifest]] = {"custom": {}, "external": {}}
+    for api, rules in found.items():
+        for rule in document.get(api) or []:
+            served = (rule.get("name") or {}).get("as")
+            if not served or not rule.get("seriesQuery") or not rule.get("metricsQuery"):
+                raise ValueError(
+                    f"{path.name}: every {api} rule needs seriesQuery, name.as, metricsQuery"
+                )
+            if served in rules:
+                raise ValueError(f"{path.name}: two {api} rules serve {served!r}")
+            rules[served] = rule
+    return AdapterRules(custom=found["custom"], external=found["external"])
+
+
+@dataclass(frozen=True)
 class AlertThresholds:
     error_rate: float
     p99_latency_seconds: float
@@ -337,6 +376,9 @@ class ObservabilityArgs:
     monitor_labels: Mapping[str, str] | None = None
     # NATS KV bucket whose stream must stay available.
     kv_bucket: str | None = None
+    # None: no adapter (no autoscaler uses custom or external metrics, or the cluster has one).
+    metrics_adapter: MetricsAdapterSpec | None = None
+    adapter_rules_file: Path = ADAPTER_RULES_FILE
     dashboards_dir: Path = DASHBOARDS_DIR
     alerts_file: Path = ALERTS_FILE
 
@@ -748,6 +790,36 @@ def agent_values(args: ObservabilityArgs) -> Manifest:
     return values
 
 
+def metrics_adapter_values(args: ObservabilityArgs) -> Manifest:
+    """prometheus-adapter with exactly the rules the autoscalers need (no default rules, no
+    resource metrics: metrics-server keeps metrics.k8s.io), reading the installed Prometheus."""
+    spec = args.metrics_adapter
+    assert spec is not None
+    rules = load_adapter_rules(args.adapter_rules_file)
+    missing = [m for m in spec.custom if m not in rules.custom] + [
+        m for m in spec.external if m not in rules.external
+    ]
+    if missing:
+        raise ValueError(f"no metrics adapter rule serves {', '.join(missing)}")
+    values: Manifest = {
+        "fullnameOverride": args.names.metrics_adapter,
+        "replicas": spec.replicas,
+        "resources": spec.resources.manifest(),
+        "prometheus": {
+            "url": f"http://{args.names.prometheus_service}.{args.namespace}.svc",
+            "port": 9090,
+        },
+        "rules": {
+            "default": False,
+            "custom": [rules.custom[m] for m in sorted(spec.custom)],
+            "external": [rules.external[m] for m in sorted(spec.external)],
+        },
+    }
+    if spec.replicas >= 2:
+        values["podDisruptionBudget"] = {"enabled": True, "maxUnavailable": 1}
+    return values
+
+
 def loki_values(args: ObservabilityArgs) -> Manifest:
     """Loki as one pod (SingleBinary) on a filesystem volume, with retention; no caches, canary,
     gateway or object store, which a laptop does not need."""
@@ -999,6 +1071,14 @@ class Observability(pulumi.ComponentResource):
                 store = [release("loki", "loki", names.loki, loki_values(args))]
             if args.logs.backend != "none":
                 release("otel-agent", collector, names.agent, agent_values(args), store)
+            if args.metrics_adapter is not None:
+                release(
+                    "metrics-adapter",
+                    "prometheus-adapter",
+                    names.metrics_adapter,
+                    metrics_adapter_values(args),
+                    [stack],
+                )
             collector_selector = {
                 "app.kubernetes.io/name": "opentelemetry-collector",
                 "app.kubernetes.io/instance": names.collector,

@@ -16,6 +16,7 @@ from components.observability import (
     ChartPin,
     CollectorSpec,
     LogsSpec,
+    MetricsAdapterSpec,
     Observability,
     ObservabilityArgs,
     PrometheusSpec,
@@ -48,6 +49,21 @@ def watch_workloads(settings: PlatformSettings) -> WorkloadMetrics | None:
     return metrics
 
 
+def metrics_adapter(settings: PlatformSettings) -> MetricsAdapterSpec | None:
+    """The adapter, when it is enabled and an autoscaler uses a custom or external metric (the
+    settings already checked that a rule serves each)."""
+    adapter = settings.observability.metrics_adapter
+    uses = settings.autoscaler_metrics()
+    if not adapter.enabled or not (uses["custom"] or uses["external"]):
+        return None
+    return MetricsAdapterSpec(
+        resources=adapter.resources.build(),
+        custom=tuple(sorted({metric for _, metric in uses["custom"]})),
+        external=tuple(sorted({metric for _, metric in uses["external"]})),
+        replicas=adapter.replicas,
+    )
+
+
 def observability_args(
     settings: PlatformSettings,
     platform: Platform,
@@ -59,6 +75,7 @@ def observability_args(
         "kube-prometheus-stack": obs.charts.kube_prometheus_stack,
         "opentelemetry-collector": obs.charts.opentelemetry_collector,
         "loki": obs.charts.loki,
+        "prometheus-adapter": obs.charts.prometheus_adapter,
     }
     logs, alerts = obs.logs, obs.alerts
     return ObservabilityArgs(
@@ -120,6 +137,7 @@ def observability_args(
             cert_manager=alerts.cert_manager,
             cert_expiry_days=alerts.cert_expiry_days,
         ),
+        metrics_adapter=metrics_adapter(settings),
         scrape_targets=metrics.targets,
         monitor_labels=obs.monitor_labels,
         kv_bucket=kv_bucket,

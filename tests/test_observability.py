@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from components.observability import (
+    ALERTS_FILE,
     DASHBOARDS_DIR,
     AlertThresholds,
     alert_groups,
@@ -47,6 +48,7 @@ CHART_PODS = {
     ),
     "opentelemetry-collector": ("",),
     "loki": ("singleBinary",),
+    "prometheus-adapter": ("",),
 }
 ALERTS = {
     "TargetDown",
@@ -63,6 +65,7 @@ ALERTS = {
     "HpaAtMaximum",
     "VolumeAlmostFull",
 }
+ALERTS_TEXT = ALERTS_FILE.read_text()
 TLS_ALERTS = {"CertificateExpiringSoon", "CertificateExpired", "CertificateNotReady"}
 
 
@@ -90,6 +93,8 @@ def resource_blocks(node: Any) -> Iterator[Any]:
     """Every container `resources` block in chart values (volume claims' storage excluded)."""
     if isinstance(node, dict):
         for key, value in node.items():
+            if key == "rules":  # prometheus-adapter's rules map series labels to `resources`
+                continue
             if key == "resources" and "storage" not in (value.get("requests") or {}):
                 yield value
             else:
@@ -449,6 +454,101 @@ def test_local_logs_go_to_loki(dev: Recording) -> None:
     )
     agent_release = release_named(dev, "aegis-trader-otel-agent")
     assert release_named(dev, "aegis-trader-loki").urn in agent_release.dependencies
+
+
+ADAPTER = "aegis-trader-metrics-adapter"
+
+
+def hpa_metrics(recording: Recording) -> dict[str, set[str]]:
+    """Pods and External metric names of every HorizontalPodAutoscaler in the graph."""
+    found: dict[str, set[str]] = {"Pods": set(), "External": set()}
+    for hpa in recording.of_kind("HorizontalPodAutoscaler"):
+        for metric in hpa.manifest()["spec"]["metrics"]:
+            if metric["type"] in found:
+                found[metric["type"]].add(metric[metric["type"].lower()]["metric"]["name"])
+    return found
+
+
+def test_the_adapter_serves_exactly_the_autoscalers_metrics(prod: Recording) -> None:
+    """Seed 004's backend (Pods `requests_per_second`) and scraper (External
+    `scraper_queue_size`) HPAs ask the metrics APIs for names a prometheus-adapter rule
+    must produce; a metric nothing serves keeps an HPA from ever scaling down."""
+    used = hpa_metrics(prod)
+    assert used == {"Pods": {"requests_per_second"}, "External": {"scraper_queue_size"}}
+    release = release_named(prod, ADAPTER)
+    assert release.inputs["chart"] == "prometheus-adapter"
+    assert release_named(prod, STACK_RELEASE).urn in release.dependencies
+    values = unwrap(release.inputs["values"])
+    rules = values["rules"]
+    assert rules["default"] is False and "resource" not in rules  # metrics-server's API stays
+    assert {r["name"]["as"] for r in rules["custom"]} == used["Pods"]
+    assert {r["name"]["as"] for r in rules["external"]} == used["External"]
+    assert values["prometheus"] == {
+        "url": "http://aegis-trader-monitoring-prometheus.monitoring.svc",
+        "port": 9090,
+    }
+    assert values["replicas"] == 2 and values["podDisruptionBudget"]["enabled"] is True
+
+
+def test_requests_per_second_comes_from_what_the_collector_exports(prod: Recording) -> None:
+    """The backend reports HTTP server metrics over OTLP; the collector re-exports them with
+    resource attributes as labels and the pod's namespace and name from k8s_attributes, so the
+    rule maps those labels (the series' own `namespace`/`pod` are the collector's)."""
+    (rule,) = unwrap(release_named(prod, ADAPTER).inputs["values"])["rules"]["custom"]
+    assert rule["seriesQuery"].startswith("http_server_request_duration_seconds_count{")
+    assert rule["resources"]["overrides"] == {
+        "k8s_namespace_name": {"resource": "namespace"},
+        "k8s_pod_name": {"resource": "pod"},
+    }
+    assert "rate(<<.Series>>" in rule["metricsQuery"]
+    collector = unwrap(release_named(prod, "aegis-trader-otel-collector").inputs["values"])
+    assert collector["presets"]["kubernetesAttributes"]["enabled"] is True
+    exporter = collector["config"]["exporters"]["prometheus"]
+    assert exporter["resource_to_telemetry_conversion"] == {"enabled": True}
+    backend = prod.get("Deployment", "aegis-trader-backend").manifest()
+    env = env_of(backend["spec"]["template"]["spec"]["containers"][0])
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == COLLECTOR
+    # The alerts read the same series, so one contract covers both.
+    assert "http_server_request_duration_seconds_count" in ALERTS_TEXT
+
+
+def test_scraper_queue_size_comes_from_the_scrapers_own_metrics(prod: Recording) -> None:
+    (rule,) = unwrap(release_named(prod, ADAPTER).inputs["values"])["rules"]["external"]
+    assert rule["seriesQuery"].startswith("scraper_queue_size{")
+    assert rule["resources"]["overrides"] == {"namespace": {"resource": "namespace"}}
+    (hpa,) = [
+        h
+        for h in prod.of_kind("HorizontalPodAutoscaler")
+        if any(m["type"] == "External" for m in h.manifest()["spec"]["metrics"])
+    ]
+    target = hpa.manifest()["spec"]["scaleTargetRef"]["name"]
+    assert target == "aegis-trader-calendar-ingestor"  # seed 004's scraper role
+    monitors = {m.object_name for m in prod.of_kind("PodMonitor")}
+    assert "aegis-trader-calendar-ingestor-http" in monitors  # its /metrics is scraped
+
+
+def test_no_adapter_without_custom_or_external_metrics(dev: Recording) -> None:
+    assert hpa_metrics(dev) == {"Pods": set(), "External": set()}
+    assert "prometheus-adapter" not in {r.inputs["chart"] for r in releases(dev)}
+
+
+def test_an_autoscaler_metric_nothing_serves_is_refused() -> None:
+    assert_rejected(
+        {"api": {"backend": {"autoscaling": {"podsMetrics": {"queue_depth": "10"}}}}},
+        "api.backend.autoscaling.podsMetrics",
+        "queue_depth",
+        "serve requests_per_second; add a rule there",
+        stack="prod",
+    )
+
+
+def test_another_adapter_may_serve_them() -> None:
+    overrides = {
+        "api": {"backend": {"autoscaling": {"podsMetrics": {"queue_depth": "10"}}}},
+        "observability": {"metricsAdapter": {"enabled": False}},
+    }
+    recording = run_stack("prod", overrides)
+    assert "prometheus-adapter" not in {r.inputs["chart"] for r in releases(recording)}
 
 
 def admits_monitoring(policies: list[dict[str, Any]], labels: Mapping[str, str], port: Any) -> bool:

@@ -76,6 +76,7 @@ class ChartVersions(Model):
     kube_prometheus_stack: ChartVersion = CHARTS["kube-prometheus-stack"]["version"]
     opentelemetry_collector: ChartVersion = CHARTS["opentelemetry-collector"]["version"]
     loki: ChartVersion = CHARTS["loki"]["version"]
+    prometheus_adapter: ChartVersion = CHARTS["prometheus-adapter"]["version"]
 
 
 class PrometheusSettings(Model):
@@ -211,6 +212,17 @@ class LogsSettings(Model):
         return value
 
 
+class MetricsAdapterSettings(Model):
+    """prometheus-adapter (chart pinned in stacks/versions.py), installed with the charts when an
+    autoscaler uses a custom or external metric; its rules are observability/metrics-adapter.yaml.
+    Set enabled: false where another adapter (KEDA, a cluster-wide prometheus-adapter) already
+    serves custom.metrics.k8s.io / external.metrics.k8s.io."""
+
+    enabled: bool = True
+    replicas: Annotated[int, positive()] = 1
+    resources: ResourceSettings
+
+
 class AlertSettings(Model):
     """Alert thresholds; the rules themselves are data (observability/alerts.yaml)."""
 
@@ -245,6 +257,7 @@ class ObservabilitySettings(Model):
     kube_state_metrics_resources: ResourceSettings
     node_exporter: NodeExporterSettings
     collector: CollectorSettings
+    metrics_adapter: MetricsAdapterSettings
     traces: TracesSettings
     logs: LogsSettings
     alerts: AlertSettings

@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, BaseModel, Field, model_validator
 
 from components import quantities
+from components.observability import load_adapter_rules
 from stacks.errors import ConfigError
 from stacks.settings.api import ApiSettings
 from stacks.settings.datastores import DataStoresSettings, ExternalPostgresPassword
@@ -18,6 +19,7 @@ from stacks.settings.observability import ObservabilitySettings
 from stacks.settings.secrets import SecretsSettings
 from stacks.settings.services import TradingServicesSettings
 from stacks.settings.types import (
+    AutoscalingSettings,
     ByteQuantity,
     CpuQuantity,
     DnsLabel,
@@ -145,6 +147,51 @@ class PlatformSettings(Model):
                 f"must equal observability.namespace {obs.namespace!r}, where the installed "
                 "Prometheus runs, or be left unset",
             )
+        return self
+
+    def autoscaler_metrics(self) -> dict[str, list[tuple[str, str]]]:
+        """Every custom (Pods) and external metric an autoscaler of the stack uses, with the key
+        that asks for it: {"custom": [(key, metric), ...], "external": [...]}."""
+        found: dict[str, list[tuple[str, str]]] = {"custom": [], "external": []}
+
+        def walk(node: object, path: str) -> None:
+            if isinstance(node, AutoscalingSettings):
+                for metric in node.pods_metrics:
+                    found["custom"].append((f"{path}.podsMetrics", metric))
+                for metric in node.external_metrics:
+                    found["external"].append((f"{path}.externalMetrics", metric))
+            elif isinstance(node, BaseModel):
+                for name, info in type(node).model_fields.items():
+                    key = info.alias or name
+                    walk(getattr(node, name), f"{path}.{key}" if path else key)
+            elif isinstance(node, dict):
+                for key, value in node.items():
+                    walk(value, f"{path}.{key}")
+
+        walk(self, "")
+        return found
+
+    @model_validator(mode="after")
+    def _autoscaler_metrics_served(self) -> PlatformSettings:
+        """An HPA on a metric nothing serves never scales down: each custom/external metric
+        must have a rule of the adapter this stack installs (unless another adapter serves)."""
+        obs = self.observability
+        if not (obs.enabled and obs.install and obs.metrics_adapter.enabled):
+            return self
+        rules = load_adapter_rules()
+        served = {"custom": rules.custom, "external": rules.external}
+        for api, uses in self.autoscaler_metrics().items():
+            for key, metric in uses:
+                if metric not in served[api]:
+                    names = ", ".join(sorted(served[api])) or "none"
+                    raise ConfigError(
+                        key,
+                        metric,
+                        f"no {api} metric of that name is served: the metrics adapter's rules "
+                        f"(observability/metrics-adapter.yaml) serve {names}; add a rule there, "
+                        "or set observability.metricsAdapter.enabled: false where another "
+                        "adapter serves it",
+                    )
         return self
 
     @model_validator(mode="after")
