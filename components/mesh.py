@@ -330,9 +330,10 @@ class ServiceMesh(pulumi.ComponentResource):
         ingress = namespace(f"{name}-ingress-ns", args.ingress_namespace, "baseline")
         profile = {"profile": "ambient"} if args.mode == "ambient" else {}
 
-        # Each chart's zzz_profile.yaml reads `global.platform` and merges its
-        # files/profile-platform-<name>.yaml: the CNI agent's host paths, OpenShift's multus
-        # provider for istiod, istiod's PLATFORM variable. Unknown names fail the install.
+        # For the charts whose templates use it (cni, istiod, ztunnel): their zzz_profile.yaml
+        # merges files/profile-platform-<name>.yaml (the CNI agent's host paths, OpenShift's
+        # multus provider for istiod and SELinux type), istiod sets its PLATFORM variable and
+        # ztunnel its OpenShift RBAC. Unknown names fail the install. base and gateway read none.
         platform_values: Manifest = (
             {"global": {"platform": args.istio_platform}} if args.istio_platform else {}
         )
@@ -415,17 +416,14 @@ class ServiceMesh(pulumi.ComponentResource):
             f"{name}-gateway",
             "gateway",
             args.ingress_namespace,
-            merge(
-                platform_values,
-                {
-                    "resources": resources(args.gateway_resources),
-                    "service": {"type": args.gateway_service_type},
-                    "securityContext": {
-                        "sysctls": [UNPRIVILEGED_PORTS],
-                        "seccompProfile": RUNTIME_DEFAULT,
-                    },
+            {
+                "resources": resources(args.gateway_resources),
+                "service": {"type": args.gateway_service_type},
+                "securityContext": {
+                    "sysctls": [UNPRIVILEGED_PORTS],
+                    "seccompProfile": RUNTIME_DEFAULT,
                 },
-            ),
+            },
             [ingress, *chain],
             wait=args.gateway_wait,
             timeout=args.gateway_wait_timeout,

@@ -302,10 +302,11 @@ def configured() -> Recording:
 def test_platform_is_set_on_every_chart_that_reads_it(configured: Recording) -> None:
     releases = releases_of(configured)
     # cni: CNI paths (files/profile-platform-k3s.yaml); istiod: PLATFORM env and OpenShift's
-    # multus provider; ztunnel: OpenShift RBAC; gateway: its profile. base reads nothing.
-    for chart in ("cni", "istiod", "ztunnel", "gateway"):
+    # multus provider; ztunnel: OpenShift RBAC. The base and gateway templates read none.
+    for chart in ("cni", "istiod", "ztunnel"):
         assert releases[chart]["values"]["global"]["platform"] == "k3s", chart
     assert releases["base"]["values"] == {}
+    assert "global" not in releases["gateway"]["values"]
     # The platform merges into the charts' other values instead of replacing them.
     istiod = releases["istiod"]["values"]
     assert istiod["profile"] == "ambient"
