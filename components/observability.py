@@ -276,11 +276,27 @@ class StackSizing:
     control_plane: bool
     alertmanager_replicas: int = 1
     alertmanager_retention: str = "120h"
+    # Notification receivers, routed by the alerts' severity label; none: the UI only.
+    receivers: tuple[Receiver, ...] = ()
     # Helm installs a chart's CRDs once and never upgrades them: the chart's pre-upgrade Job
     # applies the pinned chart's CRDs (server-side, taking ownership) before the operator rolls.
     crd_upgrade_job: bool = True
     # Tag of the busybox image the Job's unpack step runs (the chart's default is `latest`).
     busybox_tag: str = "1.36"
+
+
+@dataclass(frozen=True)
+class Receiver:
+    """Where Alertmanager notifies: the credential (webhook URL, Slack webhook URL, PagerDuty
+    routing key) is the key `key` of the Secret `secret` in the monitoring namespace, mounted
+    into Alertmanager and read through the receiver's `*_file` field, never put in values."""
+
+    name: str
+    type: Literal["webhook", "slack", "pagerduty"]
+    secret: str
+    key: str
+    severities: tuple[str, ...]
+    channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -355,6 +371,8 @@ class AlertThresholds:
     redis_memory_ratio: float = 0.9
     cert_manager: bool = False
     cert_expiry_days: int = 14
+    # Availability SLO (share of non-5xx requests); burn-rate alerts spend its error budget.
+    slo_availability: float = 0.999
 
 
 @dataclass(frozen=True)
@@ -404,6 +422,50 @@ def _retention_size(storage: str) -> str:
     """Prometheus' size cap at 85% of its volume, so a burst cannot fill the disk."""
     mib = Decimal(parse_bytes(storage)) * Decimal("0.85") / 2**20
     return f"{int(mib // 1024)}GB" if mib >= 1024 else f"{int(mib)}MB"
+
+
+ALERTMANAGER_SECRETS_DIR = "/etc/alertmanager/secrets"
+NULL_RECEIVER = "null"
+ALERTMANAGER_RECEIVERS_FILE = DATA_DIR / "alertmanager.yaml"
+
+
+def _receiver_config(receiver: Receiver) -> Manifest:
+    path = f"{ALERTMANAGER_SECRETS_DIR}/{receiver.secret}/{receiver.key}"
+    if receiver.type == "pagerduty":
+        return {"pagerduty_configs": [{"routing_key_file": path, "send_resolved": True}]}
+    if receiver.type == "slack":
+        slack: Manifest = {"api_url_file": path, "send_resolved": True}
+        if receiver.channel:
+            slack["channel"] = receiver.channel
+        return {"slack_configs": [slack]}
+    return {"webhook_configs": [{"url_file": path, "send_resolved": True}]}
+
+
+def alertmanager_config(receivers: Sequence[Receiver], path: Path | None = None) -> Manifest:
+    """The static part (grouping, timing, inhibition) is observability/alertmanager.yaml; each
+    receiver gets one route per severity it takes (`continue`, so several receivers may take
+    one severity). Unmatched alerts go to the `null` receiver (visible in the UI only)."""
+    base = yaml.safe_load((path or ALERTMANAGER_RECEIVERS_FILE).read_text())
+    routes: list[Manifest] = list(base["route"].get("routes") or [])
+    for severity in SEVERITIES:
+        for receiver in receivers:
+            if severity in receiver.severities:
+                routes.append(
+                    {
+                        "receiver": receiver.name,
+                        "matchers": [f'severity="{severity}"'],
+                        "continue": True,
+                        **(base.get("repeat_by_severity") or {}).get(severity, {}),
+                    }
+                )
+    return {
+        "global": base["global"],
+        "route": {**base["route"], "receiver": NULL_RECEIVER, "routes": routes},
+        "inhibit_rules": base["inhibit_rules"],
+        "receivers": [{"name": NULL_RECEIVER}]
+        + [{"name": r.name, **_receiver_config(r)} for r in receivers],
+        "templates": base.get("templates") or [],
+    }
 
 
 def crd_upgrade_job_values(s: StackSizing) -> Manifest:
@@ -510,11 +572,14 @@ def kube_prometheus_stack_values(args: ObservabilityArgs) -> Manifest:
         },
         "prometheus": {"prometheusSpec": prometheus},
         "alertmanager": {
+            "config": alertmanager_config(s.receivers),
             "alertmanagerSpec": {
                 "replicas": s.alertmanager_replicas,
                 "retention": s.alertmanager_retention,
                 "resources": s.alertmanager_resources.manifest(),
-            }
+                # Mounted at /etc/alertmanager/secrets/<name>/<key> by the operator.
+                "secrets": sorted({r.secret for r in s.receivers}),
+            },
         },
         "grafana": grafana,
     }
@@ -886,6 +951,11 @@ def _substitute(value: Any, values: Mapping[str, object]) -> Any:
     return value
 
 
+def _budget(slo: float, burn: float) -> str:
+    """The error ratio at which a burn rate spends the SLO's error budget, in plain decimals."""
+    return f"{(Decimal('1') - Decimal(str(slo))) * Decimal(str(burn)):f}"
+
+
 def alert_groups(
     text: str,
     thresholds: AlertThresholds,
@@ -911,6 +981,11 @@ def alert_groups(
         "redis_memory_percent": round(thresholds.redis_memory_ratio * 100),
         "cert_expiry_seconds": thresholds.cert_expiry_days * 86400,
         "cert_expiry_days": thresholds.cert_expiry_days,
+        # Multi-window burn rates (Google SRE workbook): 14.4x spends 2% of a 30-day budget in
+        # an hour, 6x spends 5% in six hours.
+        "slo_percent": f"{thresholds.slo_availability * 100:g}",
+        "slo_burn_fast": _budget(thresholds.slo_availability, 14.4),
+        "slo_burn_slow": _budget(thresholds.slo_availability, 6),
     }
     document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}
     groups = []

@@ -13,6 +13,7 @@ PROGRAMS=(
   "psql:postgresql-client"
   "nginx:nginx-light"
   "promtool:prometheus"
+  "amtool:prometheus-alertmanager"
   "shellcheck:shellcheck"
   "busybox:busybox"
   "dash:dash"

@@ -20,6 +20,7 @@ from components.observability import (
     Observability,
     ObservabilityArgs,
     PrometheusSpec,
+    Receiver,
     StackSizing,
     TraceExport,
     WorkloadMetrics,
@@ -95,6 +96,17 @@ def observability_args(
             alertmanager_resources=obs.alertmanager.resources.build(),
             alertmanager_replicas=obs.alertmanager.replicas,
             alertmanager_retention=obs.alertmanager.retention,
+            receivers=tuple(
+                Receiver(
+                    name=r.name,
+                    type=r.type,
+                    secret=r.secret,
+                    key=r.secret_key,
+                    severities=tuple(r.severities),
+                    channel=r.channel,
+                )
+                for r in obs.alertmanager.receivers
+            ),
             grafana_resources=obs.grafana.resources.build(),
             grafana_sidecar_resources=obs.grafana.sidecar_resources.build(),
             operator_resources=obs.operator.resources.build(),
@@ -136,6 +148,7 @@ def observability_args(
             redis_memory_ratio=alerts.redis_memory_percent / 100,
             cert_manager=alerts.cert_manager,
             cert_expiry_days=alerts.cert_expiry_days,
+            slo_availability=alerts.slo_availability,
         ),
         metrics_adapter=metrics_adapter(settings),
         scrape_targets=metrics.targets,

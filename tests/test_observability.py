@@ -64,6 +64,12 @@ ALERTS = {
     "ApiLatencyP99High",
     "HpaAtMaximum",
     "VolumeAlmostFull",
+    # Seed 001: SLO violation notifications and compliance monitoring alerts.
+    "SloErrorBudgetBurnFast",
+    "SloErrorBudgetBurnSlow",
+    "ComplianceMonitorUnavailable",
+    "ComplianceMonitorNotReporting",
+    "ComplianceMonitorErrors",
 }
 ALERTS_TEXT = ALERTS_FILE.read_text()
 TLS_ALERTS = {"CertificateExpiringSoon", "CertificateExpired", "CertificateNotReady"}
@@ -617,6 +623,90 @@ def test_thresholds_come_from_config(dev: Recording, prod: Recording) -> None:
     assert 'stream_name="KV_service_registry"' in rules(dev)["NatsKvBucketUnavailable"]["expr"]
 
 
+def alertmanager(recording: Recording) -> dict[str, Any]:
+    values = unwrap(release_named(recording, STACK_RELEASE).inputs["values"])
+    return dict(values["alertmanager"])
+
+
+def test_production_alerts_reach_people_by_severity(prod: Recording) -> None:
+    """Critical pages the on-call rotation (PagerDuty), critical and warning reach Slack; each
+    route continues so both get a critical alert; everything else stays in the UI."""
+    am = alertmanager(prod)
+    config = am["config"]
+    routes = config["route"]["routes"]
+    by_severity: dict[str, set[str]] = {}
+    for route in routes:
+        (matcher,) = route["matchers"]
+        if matcher.startswith("severity="):
+            assert route["continue"] is True
+            by_severity.setdefault(matcher.split('"')[1], set()).add(route["receiver"])
+    assert by_severity == {
+        "critical": {"oncall-pagerduty", "trading-slack"},
+        "warning": {"trading-slack"},
+    }
+    assert config["route"]["receiver"] == "null"
+    assert {"name": "null"} in config["receivers"]
+    # Watchdog (always firing) is matched first and notifies nobody.
+    assert routes[0]["receiver"] == "null" and "Watchdog" in routes[0]["matchers"][0]
+
+
+def test_receiver_credentials_are_mounted_secrets_never_values(prod: Recording) -> None:
+    am = alertmanager(prod)
+    receivers = {r["name"]: r for r in am["config"]["receivers"]}
+    (pagerduty,) = receivers["oncall-pagerduty"]["pagerduty_configs"]
+    (slack,) = receivers["trading-slack"]["slack_configs"]
+    assert set(am["alertmanagerSpec"]["secrets"]) == {
+        "alertmanager-pagerduty",
+        "alertmanager-slack",
+    }
+    # The operator mounts each listed Secret at /etc/alertmanager/secrets/<name>/<key>.
+    assert pagerduty["routing_key_file"] == (
+        "/etc/alertmanager/secrets/alertmanager-pagerduty/routing-key"
+    )
+    assert slack["api_url_file"] == "/etc/alertmanager/secrets/alertmanager-slack/url"
+    assert slack["channel"] == "#trading-alerts"
+    text = json.dumps(am["config"])
+    assert 'routing_key"' not in text and 'api_url"' not in text and "hooks.slack" not in text
+
+
+def test_inhibition_silences_lesser_alerts(prod: Recording) -> None:
+    inhibit = alertmanager(prod)["config"]["inhibit_rules"]
+    pairs = {(r["source_matchers"][0], r["target_matchers"][0]) for r in inhibit}
+    assert ('severity="critical"', 'severity=~"warning|info"') in pairs
+    assert ('alertname="SloErrorBudgetBurnFast"', 'alertname="SloErrorBudgetBurnSlow"') in pairs
+    alerts = set(rules(prod))
+    for source, target in pairs:  # every alert an inhibition names exists (or is the chart's)
+        for name in re.findall(r"[A-Z][A-Za-z]+", source + target):
+            assert name in alerts | {"InfoInhibitor"}, name
+
+
+def test_local_alerts_stay_in_the_ui(dev: Recording) -> None:
+    am = alertmanager(dev)
+    assert am["config"]["receivers"] == [{"name": "null"}]
+    assert am["alertmanagerSpec"]["secrets"] == []
+
+
+def test_webhook_receiver_reads_its_url_from_a_secret() -> None:
+    receivers = [
+        {"name": "ops-hook", "type": "webhook", "secret": "ops-hook", "severities": ["info"]}
+    ]
+    recording = run_stack("dev", {"observability": {"alertmanager": {"receivers": receivers}}})
+    config = alertmanager(recording)["config"]
+    (hook,) = next(r for r in config["receivers"] if r["name"] == "ops-hook")["webhook_configs"]
+    assert hook == {"url_file": "/etc/alertmanager/secrets/ops-hook/url", "send_resolved": True}
+    (route,) = [r for r in config["route"]["routes"] if r["receiver"] == "ops-hook"]
+    assert route["matchers"] == ['severity="info"']
+
+
+def test_slo_burn_rates_follow_the_availability_target(dev: Recording, prod: Recording) -> None:
+    recording = run_stack("dev", {"observability": {"alerts": {"sloAvailability": 0.99}}})
+    fast = rules(recording)["SloErrorBudgetBurnFast"]["expr"]
+    assert fast.count("> 0.144\n") == 2  # 14.4 x the 1% budget, both windows
+    slow = rules(prod)["SloErrorBudgetBurnSlow"]["expr"]
+    assert slow.count("> 0.006\n") == 2  # 6 x the 0.1% budget
+    assert rules(dev)["SloErrorBudgetBurnFast"]["labels"]["severity"] == "critical"
+
+
 def test_tls_alerts_only_where_cert_manager_runs(dev: Recording, prod: Recording) -> None:
     assert not TLS_ALERTS & set(rules(dev))
     assert set(rules(prod)) >= TLS_ALERTS
@@ -766,6 +856,54 @@ BAD: list[tuple[dict[str, Any], str, str, str]] = [
         "observability.logs.endpoint",
         "None",
         "required when logs.backend is 'elasticsearch'",
+    ),
+    (
+        {"alerts": {"sloAvailability": 0.9}},
+        "observability.alerts.sloAvailability",
+        "0.9",
+        "from 0.95 up to 1",
+    ),
+    (
+        {
+            "alertmanager": {
+                "receivers": [
+                    {"name": "null", "type": "webhook", "secret": "h", "severities": ["info"]}
+                ]
+            }
+        },
+        "observability.alertmanager.receivers.0.name",
+        "null",
+        "lower-case letters",
+    ),
+    (
+        {
+            "alertmanager": {
+                "receivers": [
+                    {
+                        "name": "pd",
+                        "type": "pagerduty",
+                        "secret": "pd",
+                        "channel": "#x",
+                        "severities": ["critical"],
+                    }
+                ]
+            }
+        },
+        "observability.alertmanager.receivers.0.channel",
+        "#x",
+        "only used by type 'slack'",
+    ),
+    (
+        {
+            "alertmanager": {
+                "receivers": [
+                    {"name": "pd", "type": "email", "secret": "pd", "severities": ["critical"]}
+                ]
+            }
+        },
+        "observability.alertmanager.receivers.0.type",
+        "email",
+        "webhook",
     ),
     (
         {"logs": {"credentialsSecret": "es-user"}},

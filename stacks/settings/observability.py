@@ -41,6 +41,15 @@ def _ratio(value: float) -> float:
     return value
 
 
+def _availability(value: float) -> float:
+    if not 0.95 <= value < 1:
+        raise ValueError(
+            "must be an availability from 0.95 up to 1 (exclusive), e.g. 0.999 for 99.9%: "
+            "below 0.95 the fast burn rate (14.4x the error budget) exceeds every error ratio"
+        )
+    return value
+
+
 def _positive_seconds(value: float) -> float:
     if not value > 0:
         raise ValueError("must be a positive number of seconds, e.g. 0.5")
@@ -56,6 +65,15 @@ def _percent(value: int) -> int:
 def _endpoint(value: str | None) -> str | None:
     if value is not None and not _ENDPOINT.match(value):
         raise ValueError("must be host:port or an http(s) URL, e.g. tempo.tracing:4317")
+    return value
+
+
+def _receiver_name(value: str) -> str:
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", value) or value == "null":
+        raise ValueError(
+            "must be lower-case letters, digits and '-' (e.g. oncall-pagerduty), not 'null' "
+            "(the built-in receiver of unrouted alerts)"
+        )
     return value
 
 
@@ -88,10 +106,51 @@ class PrometheusSettings(Model):
     scrape_interval: Duration = "30s"
 
 
+_RECEIVER_KEYS = {"webhook": "url", "slack": "url", "pagerduty": "routing-key"}
+
+
+class ReceiverSettings(Model):
+    """One Alertmanager receiver. Its credential (the webhook URL, the Slack incoming-webhook URL,
+    the PagerDuty Events v2 routing key) is the key `key` of the Secret `secret` in the
+    monitoring namespace; Alertmanager reads it from the mounted file."""
+
+    name: Annotated[str, AfterValidator(_receiver_name)]
+    type: Literal["webhook", "slack", "pagerduty"]
+    secret: DnsLabel
+    # None: `url` (webhook, slack) or `routing-key` (pagerduty).
+    key: Annotated[str, AfterValidator(_secret_key)] | None = None
+    # The alerts' severities it is notified of.
+    severities: Annotated[list[Literal["critical", "warning", "info"]], Field(min_length=1)]
+    # Slack only: the channel, e.g. "#trading-alerts" (None: the webhook's own channel).
+    channel: str | None = None
+
+    @field_validator("channel")
+    @classmethod
+    def _slack_only(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("type") != "slack":
+            raise ValueError(f"is only used by type 'slack', not {info.data.get('type')!r}")
+        return value
+
+    @property
+    def secret_key(self) -> str:
+        return self.key or _RECEIVER_KEYS[self.type]
+
+
 class AlertmanagerSettings(Model):
     replicas: Annotated[int, positive()] = 1
     resources: ResourceSettings
     retention: Duration = "120h"
+    # Notification receivers, routed by severity (README "Alerts"); none: the UI only.
+    receivers: list[ReceiverSettings] = []
+
+    @field_validator("receivers")
+    @classmethod
+    def _unique(cls, value: list[ReceiverSettings]) -> list[ReceiverSettings]:
+        names = [r.name for r in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"receiver names must be unique; {', '.join(twice)} is repeated")
+        return value
 
 
 class GrafanaSettings(Model):
@@ -227,6 +286,9 @@ class AlertSettings(Model):
     """Alert thresholds; the rules themselves are data (observability/alerts.yaml)."""
 
     error_rate: Annotated[float, AfterValidator(_ratio)]
+    # Availability SLO of the HTTP services (non-5xx share of requests): its error budget
+    # drives the burn-rate alerts (seed 001's SLO violation notifications).
+    slo_availability: Annotated[float, AfterValidator(_availability)] = 0.999
     p99_latency_seconds: Annotated[float, AfterValidator(_positive_seconds)]
     restarts_per_hour: Annotated[int, positive()] = 3
     volume_full_percent: Annotated[int, AfterValidator(_percent)] = 85
