@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 
 from components.graph import DependencyGraph, Node, ServicePort
 from components.kube import kube
+from components.merge import deep_merge
 from components.network import Peer, namespace_traffic_spec
 from components.workload import Platform, Resources
 
@@ -202,18 +203,6 @@ def virtual_service_spec(args: MeshArgs, host: str, gateway: str) -> Manifest:
     return {"hosts": [host], "gateways": [gateway], "http": http}
 
 
-def merge(*parts: Manifest) -> Manifest:
-    """Deep-merge chart values, later parts winning."""
-    merged: Manifest = {}
-    for part in parts:
-        for key, value in part.items():
-            if isinstance(value, dict) and isinstance(merged.get(key), dict):
-                merged[key] = merge(merged[key], value)
-            else:
-                merged[key] = value
-    return merged
-
-
 def slug(host: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", host.lower()).strip("-")
 
@@ -371,7 +360,7 @@ class ServiceMesh(pulumi.ComponentResource):
             "cni",
             args.system_namespace,
             # The cni chart reads top-level `resources` and accepts requests only.
-            merge(
+            deep_merge(
                 profile,
                 platform_values,
                 {"resources": {"requests": args.proxy_resources.manifest()["requests"]}},
@@ -382,7 +371,7 @@ class ServiceMesh(pulumi.ComponentResource):
             f"{name}-istiod",
             "istiod",
             args.system_namespace,
-            merge(
+            deep_merge(
                 profile,
                 platform_values,
                 {
@@ -408,7 +397,7 @@ class ServiceMesh(pulumi.ComponentResource):
                     f"{name}-ztunnel",
                     "ztunnel",
                     args.system_namespace,
-                    merge(platform_values, {"resources": resources(args.proxy_resources)}),
+                    deep_merge(platform_values, {"resources": resources(args.proxy_resources)}),
                     [istiod],
                 )
             ]

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from components.merge import deep_merge
 from stacks.errors import PROJECT, ConfigError
 from stacks.settings import PlatformSettings
 
@@ -47,17 +48,6 @@ def project_values(raw: Mapping[str, Any]) -> dict[str, Any]:
     """`trading-platform:<key>` entries of the engine's config, keyed by `<key>`."""
     prefix = f"{PROJECT}:"
     return {k[len(prefix) :]: decode(v) for k, v in raw.items() if k.startswith(prefix)}
-
-
-def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """Override wins; nested mappings merge key by key; lists and scalars are replaced."""
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def load_settings(values: Mapping[str, Any]) -> PlatformSettings:

@@ -20,6 +20,7 @@ from pydantic import AfterValidator, Field, model_validator
 
 from components.endpoints import BusEndpoint, CacheEndpoint, DatabaseEndpoint
 from components.graph import DependencyGraph, Node
+from components.merge import deep_merge
 from components.naming import is_dns_label
 from components.services import TradingService, TradingServicesArgs, service_nodes
 from components.workload import Platform
@@ -97,8 +98,6 @@ class TradingServicesSettings(Model):
     def _merge_catalogue(cls, data: Any) -> Any:
         if not isinstance(data, Mapping):
             return data
-        from stacks.config import deep_merge  # stacks.config imports the settings
-
         overrides = data.get("services") or {}
         if not isinstance(overrides, Mapping):
             return data  # pydantic names the wrong type
