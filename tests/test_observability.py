@@ -698,6 +698,25 @@ def test_webhook_receiver_reads_its_url_from_a_secret() -> None:
     assert route["matchers"] == ['severity="info"']
 
 
+def test_compliance_alerts_watch_the_deployed_compliance_monitor(stack: Recording) -> None:
+    """Seed 001's compliance monitoring alerts name the Deployment and PodMonitor the graph
+    really declares (a renamed workload would leave them silently never firing)."""
+    (deployment,) = [
+        d for d in stack.of_kind("Deployment") if d.object_name.endswith("-compliance-monitor")
+    ]
+    namespace = deployment.manifest()["metadata"]["namespace"]
+    unavailable = rules(stack)["ComplianceMonitorUnavailable"]["expr"]
+    assert f'deployment="{deployment.object_name}"' in unavailable
+    assert f'namespace="{namespace}"' in unavailable
+    assert (
+        f'pod=~"{deployment.object_name}-.*"'
+        in rules(stack)["ComplianceMonitorNotReporting"]["expr"]
+    )
+    monitors = {m.object_name for m in stack.of_kind("PodMonitor")}
+    assert f"{deployment.object_name}-http" in monitors
+    assert rules(stack)["ComplianceMonitorUnavailable"]["labels"]["severity"] == "critical"
+
+
 def test_slo_burn_rates_follow_the_availability_target(dev: Recording, prod: Recording) -> None:
     recording = run_stack("dev", {"observability": {"alerts": {"sloAvailability": 0.99}}})
     fast = rules(recording)["SloErrorBudgetBurnFast"]["expr"]
