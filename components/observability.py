@@ -337,6 +337,8 @@ class MetricsAdapterSpec:
     custom: tuple[str, ...] = ()
     external: tuple[str, ...] = ()
     replicas: int = 1
+    # cert-manager issues the serving certificate and injects its CA into the APIServices.
+    cert_manager: bool = False
 
 
 @dataclass(frozen=True)
@@ -882,6 +884,8 @@ def metrics_adapter_values(args: ObservabilityArgs) -> Manifest:
     }
     if spec.replicas >= 2:
         values["podDisruptionBudget"] = {"enabled": True, "maxUnavailable": 1}
+    # Without it the chart's APIServices set insecureSkipTLSVerify.
+    values["certManager"] = {"enabled": spec.cert_manager}
     return values
 
 

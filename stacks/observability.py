@@ -62,6 +62,7 @@ def metrics_adapter(settings: PlatformSettings) -> MetricsAdapterSpec | None:
         custom=tuple(sorted({metric for _, metric in uses["custom"]})),
         external=tuple(sorted({metric for _, metric in uses["external"]})),
         replicas=adapter.replicas,
+        cert_manager=adapter.cert_manager,
     )
 
 

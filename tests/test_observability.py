@@ -494,6 +494,8 @@ def test_the_adapter_serves_exactly_the_autoscalers_metrics(prod: Recording) -> 
         "port": 9090,
     }
     assert values["replicas"] == 2 and values["podDisruptionBudget"]["enabled"] is True
+    # The API server verifies the adapter (cert-manager CA) instead of skipping TLS.
+    assert values["certManager"] == {"enabled": True}
 
 
 def test_requests_per_second_comes_from_what_the_collector_exports(prod: Recording) -> None:

@@ -280,6 +280,9 @@ class MetricsAdapterSettings(Model):
     enabled: bool = True
     replicas: Annotated[int, positive()] = 1
     resources: ResourceSettings
+    # The API server verifies the adapter's serving certificate (a cert-manager CA injected into
+    # its APIServices). False: the chart's APIServices skip TLS verification.
+    cert_manager: bool = False
 
 
 class AlertSettings(Model):
