@@ -704,7 +704,9 @@ def test_compliance_alerts_watch_the_deployed_compliance_monitor(stack: Recordin
     """Seed 001's compliance monitoring alerts name the Deployment and PodMonitor the graph
     really declares (a renamed workload would leave them silently never firing)."""
     (deployment,) = [
-        d for d in stack.of_kind("Deployment") if d.object_name.endswith("-compliance-monitor")
+        d
+        for d in stack.of_kind("Deployment")
+        if (d.object_name or "").endswith("-compliance-monitor")
     ]
     namespace = deployment.manifest()["metadata"]["namespace"]
     unavailable = rules(stack)["ComplianceMonitorUnavailable"]["expr"]
