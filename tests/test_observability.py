@@ -17,6 +17,7 @@ from components.observability import (
     DASHBOARDS_DIR,
     AlertThresholds,
     alert_groups,
+    load_adapter_rules,
     load_dashboards,
     targets_from_workload,
 )
@@ -975,3 +976,17 @@ def test_no_dashboard_query_puts_a_selector_after_a_call() -> None:
             for target in panel.get("targets", []):
                 expr = target.get("expr", "")
                 assert not re.search(r"\)\s*\{", expr), f"{dashboard.stem}: {panel['title']}"
+
+
+def test_adapter_rules_file_rejects_incomplete_and_duplicate_rules(tmp_path: Path) -> None:
+    rule = {"seriesQuery": "m{}", "name": {"as": "m"}, "metricsQuery": "sum(<<.Series>>)"}
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump({"custom": [rule, rule]}))
+    with pytest.raises(ValueError, match="two custom rules serve 'm'"):
+        load_adapter_rules(path)
+    path.write_text(yaml.safe_dump({"external": [{"seriesQuery": "m{}", "name": {"as": "m"}}]}))
+    with pytest.raises(ValueError, match=r"needs seriesQuery, name\.as, metricsQuery"):
+        load_adapter_rules(path)
+    served = load_adapter_rules()  # the shipped file
+    assert set(served.custom) == {"requests_per_second"}
+    assert set(served.external) == {"scraper_queue_size"}
