@@ -565,6 +565,8 @@ def kube_prometheus_stack_values(args: ObservabilityArgs) -> Manifest:
         "kubeStateMetrics": {"enabled": True},
         "kube-state-metrics": {
             "fullnameOverride": names.kube_state_metrics,
+            # kube_pod_labels carries only allowed labels; dashboards select pods by this one.
+            "metricLabelsAllowlist": ["pods=[app.kubernetes.io/name]"],
             "resources": s.kube_state_metrics_resources.manifest(),
         },
         "prometheusOperator": {

@@ -990,3 +990,28 @@ def test_adapter_rules_file_rejects_incomplete_and_duplicate_rules(tmp_path: Pat
     served = load_adapter_rules()  # the shipped file
     assert set(served.custom) == {"requests_per_second"}
     assert set(served.external) == {"scraper_queue_size"}
+
+
+def test_kube_state_metrics_exports_every_pod_label_the_dashboards_select_on(
+    stack: Recording,
+) -> None:
+    # kube-state-metrics drops pod labels it is not allowed; a dashboard filtering
+    # kube_pod_labels on a dropped label shows nothing.
+    used: set[str] = set()
+    for path in sorted(DASHBOARDS_DIR.glob("*.json")):
+        for query in re.findall(r"kube_pod_labels\{([^}]*)\}", path.read_text()):
+            used |= set(re.findall(r"\blabel_(\w+)", query))
+    assert used, "no dashboard filters kube_pod_labels by a pod label"
+    release = next(
+        r
+        for r in stack.resources
+        if r.type.startswith("kubernetes:helm.sh") and "prometheus" in r.name
+    )
+    allow = unwrap(release.inputs["values"])["kube-state-metrics"]["metricLabelsAllowlist"]
+    allowed = {
+        re.sub(r"\W", "_", label)
+        for entry in allow
+        if entry.startswith("pods=[")
+        for label in entry[len("pods=[") : -1].split(",")
+    }
+    assert used <= allowed, used - allowed
