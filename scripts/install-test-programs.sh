@@ -68,6 +68,6 @@ bash scripts/setup-venv.sh requirements-dev.txt
 # modules at the pinned collector version (about 10 min cold, nothing when built). A failed build
 # only makes that test skip, naming the script.
 if command -v go >/dev/null 2>&1; then
-  bash scripts/otelcol-build.sh >/dev/null 2>&1 ||
+  timeout 1800 bash scripts/otelcol-build.sh >/dev/null 2>&1 ||
     echo "install-test-programs: scripts/otelcol-build.sh failed; tests/test_real_otel.py skips" >&2
 fi
