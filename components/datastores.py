@@ -270,9 +270,12 @@ def redis_conf(args: RedisArgs) -> str:
     ]
     lines += [f'rename-command {command} ""' for command in args.disabled_commands]
     if args.persistence:
-        lines += ["appendonly yes", "appendfsync everysec"]
+        # Seed 001's tuning: AOF for durability, plus an RDB snapshot after 900 s when at least
+        # one key changed, so a restart can load a compact snapshot.
+        lines += ["appendonly yes", "appendfsync everysec", "save 900 1"]
     else:
-        # Nothing written to disk; backups still work (redis-cli --rdb asks for a sync).
+        # A cache on an emptyDir (seed 002): snapshots would die with the pod, so seed 001's
+        # `save 900 1` does not apply; backups still work (redis-cli --rdb asks for a sync).
         lines += ["appendonly no", 'save ""']
     if args.cluster is not None:
         lines += [

@@ -172,6 +172,24 @@ def test_local_redis_is_a_standalone_lru_cache_below_its_limit(dev: Recording) -
     assert "appendonly no" in conf and "cluster-enabled" not in conf
 
 
+def test_redis_carries_seed_001_tuning_where_it_applies(stack: Recording) -> None:
+    """Seed 001's redis.conf: `tcp-keepalive 300` everywhere; `save 900 1` where the data
+    persists (production's volumes); the local cache on an emptyDir snapshots nothing."""
+    lines = config_of(stack, REDIS).splitlines()
+    assert "tcp-keepalive 300" in lines
+    saves = [line for line in lines if line.startswith("save ")]
+    volumes = [
+        claim["metadata"]["name"]
+        for sts in stack.of_kind("StatefulSet")
+        if sts.object_name == REDIS
+        for claim in sts.manifest()["spec"].get("volumeClaimTemplates", [])
+    ]
+    if volumes:  # production's sizing (prod, staging): data on a volume
+        assert "appendonly yes" in lines and saves == ["save 900 1"]
+    else:
+        assert "appendonly no" in lines and saves == ['save ""']
+
+
 def test_redis_requires_a_password_and_disables_flush_commands(stack: Recording) -> None:
     kind = "Deployment" if stack.stack == "dev" else "StatefulSet"
     conf = config_of(stack, REDIS)

@@ -53,9 +53,15 @@ def test_start_script_runs_redis_with_the_configured_directives(
             if key == "maxmemory":
                 assert int(got) == int(re.sub(r"mb$", "", value)) * 2**20
             elif key == "save":
-                assert got == ""
+                assert got == value.strip('"'), key
             else:
                 assert got == value, key
+        # Seed 001's tuning took effect: keepalive everywhere, RDB snapshots where persisted.
+        assert redis.cli("CONFIG", "GET", "tcp-keepalive").splitlines() == ["tcp-keepalive", "300"]
+        save = redis.cli("CONFIG", "GET", "save").splitlines()
+        persisted = redis.cli("CONFIG", "GET", "appendonly").splitlines()[1] == "yes"
+        assert save[0] == "save" and save[1:] == (["900 1"] if persisted else [])  # reply stripped
+        assert persisted == (workload_kind(stack) == "StatefulSet")
         for command in re.findall(r'rename-command (\w+) ""', conf):
             assert "unknown command" in redis.cli(command).lower()
         # The probe's own command.
