@@ -3,12 +3,16 @@ the value and what is allowed; good configuration merges the profile with the st
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, get_args
 
 import pytest
+from pydantic import BaseModel, TypeAdapter
 
 from stacks.config import deep_merge, load_settings
 from stacks.errors import ConfigError
+from stacks.settings.root import PlatformSettings
+from stacks.settings.types import NamespaceName
 from tests.helpers import assert_rejected
 
 # (overrides, key named, value named, words of what is allowed)
@@ -16,6 +20,24 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, str, str]] = [
     ({"profile": "staging"}, "profile", "staging", "local, production"),
     ({"release": "Aegis_Trader"}, "release", "Aegis_Trader", "DNS-1123"),
     ({"namespace": "-trading"}, "namespace", "-trading", "DNS-1123"),
+    # Every namespace-valued setting: one type (NamespaceName), one message.
+    ({"namespace": "a" * 64}, "namespace", "a" * 64, "namespace name, a DNS-1123 label"),
+    ({"namespace": "Trading"}, "namespace", "Trading", "lower-case letters, digits and '-'"),
+    ({"monitoringNamespace": "mon_itoring"}, "monitoringNamespace", "mon_itoring", "DNS-1123"),
+    (
+        {"mesh": {"systemNamespace": "Bad_Name! x"}},
+        "mesh.systemNamespace",
+        "Bad_Name! x",
+        "must be a namespace name, a DNS-1123 label: lower-case letters, digits and '-', "
+        "starting and ending with a letter or digit, at most 63 characters",
+    ),
+    ({"mesh": {"ingressNamespace": "istio-"}}, "mesh.ingressNamespace", "istio-", "DNS-1123"),
+    (
+        {"observability": {"namespace": "monitoring.svc"}},
+        "observability.namespace",
+        "monitoring.svc",
+        "DNS-1123",
+    ),
     ({"release": "a" * 31}, "release", "a" * 31, "at most 30 characters"),
     ({"relaese": "aegis-trader"}, "relaese", "aegis-trader", "allowed keys here"),
     (
@@ -115,6 +137,41 @@ def test_bad_config_fails_before_any_resource(
     overrides: dict[str, Any], key: str, value: str, allowed: str
 ) -> None:
     assert_rejected(overrides, key, value, allowed)
+
+
+def _models(model: type[BaseModel], seen: set[type[BaseModel]]) -> Iterator[type[BaseModel]]:
+    if model in seen:
+        return
+    seen.add(model)
+    yield model
+    for info in model.model_fields.values():
+        stack = [info.rebuild_annotation()]
+        while stack:
+            annotation = stack.pop()
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                yield from _models(annotation, seen)
+            stack.extend(get_args(annotation))
+
+
+def test_every_namespace_setting_is_a_validated_namespace_name() -> None:
+    """Every field that names a namespace, anywhere in the settings, uses the one shared type."""
+    found = []
+    for model in _models(PlatformSettings, set()):
+        for name, info in model.model_fields.items():
+            if name == "namespace" or name.endswith("_namespace"):
+                annotation = info.rebuild_annotation()
+                assert annotation == NamespaceName or NamespaceName in get_args(annotation), (
+                    f"{model.__name__}.{name}"
+                )
+                found.append(info.alias or name)
+    assert sorted(found) == sorted(
+        ["namespace", "monitoringNamespace", "namespace", "systemNamespace", "ingressNamespace"]
+    )
+
+
+@pytest.mark.parametrize("good", ["a", "trading-prod", "istio-system", "x" * 63, "0-team-9"])
+def test_namespace_names_accepted(good: str) -> None:
+    assert TypeAdapter(NamespaceName).validate_python(good) == good
 
 
 def test_missing_profile_names_the_key() -> None:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from stacks.settings.types import Model, ResourceSettings, positive
+from stacks.settings.types import Model, NamespaceName, ResourceSettings, positive
 from stacks.versions import CHARTS
 
 _DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
@@ -134,8 +134,8 @@ class MeshSettings(Model):
     # every node's kubelet is 1.33 or newer; true forces them (Kubernetes 1.29+ only; Jobs in the
     # mesh finish only with native sidecars); false never.
     native_sidecars: NativeSidecarMode = "auto"
-    system_namespace: str = "istio-system"
-    ingress_namespace: str = "istio-ingress"
+    system_namespace: NamespaceName = "istio-system"
+    ingress_namespace: NamespaceName = "istio-ingress"
     istiod_resources: ResourceSettings
     gateway_resources: ResourceSettings
     proxy_resources: ResourceSettings

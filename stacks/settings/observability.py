@@ -8,7 +8,14 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
-from stacks.settings.types import ByteQuantity, DnsLabel, Model, ResourceSettings, positive
+from stacks.settings.types import (
+    ByteQuantity,
+    DnsLabel,
+    Model,
+    NamespaceName,
+    ResourceSettings,
+    positive,
+)
 from stacks.versions import CHARTS
 
 # Prometheus' own duration syntax (one unit), e.g. 30s, 1d, 14d, 2w.
@@ -306,7 +313,7 @@ class ObservabilitySettings(Model):
     # false: the cluster already runs Prometheus, Grafana and a collector; only the platform's
     # ServiceMonitors/PodMonitors, rules and dashboards are declared.
     install: bool
-    namespace: DnsLabel = "monitoring"
+    namespace: NamespaceName = "monitoring"
     charts: ChartVersions = ChartVersions()
     # Prometheus TSDB retention (seed 004: 14 days of monitoring data in production).
     retention: Duration

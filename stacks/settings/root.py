@@ -24,6 +24,7 @@ from stacks.settings.types import (
     CpuQuantity,
     DnsLabel,
     Model,
+    NamespaceName,
     ResourceSettings,
     positive,
 )
@@ -100,7 +101,7 @@ class ClusterSettings(Model):
 class PlatformSettings(Model):
     profile: Literal["local", "production"]
     release: Annotated[DnsLabel, AfterValidator(_release)]
-    namespace: DnsLabel
+    namespace: NamespaceName
     kube_context: Annotated[str, Field(min_length=1)]
     # Stable provider identity: renaming a kube context must not replace every object.
     cluster_identifier: Annotated[str, Field(min_length=1)] | None = None
@@ -110,7 +111,7 @@ class PlatformSettings(Model):
     # Only for the adoption run (docs/adoption.md); switch it off afterwards.
     adopt_existing: bool = False
     app_version: Annotated[str, AfterValidator(_label_value)] = "0.1.0"
-    monitoring_namespace: DnsLabel | None = None
+    monitoring_namespace: NamespaceName | None = None
     cluster: ClusterSettings
     message_bus: MessageBusSettings
     data_stores: DataStoresSettings

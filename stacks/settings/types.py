@@ -78,6 +78,20 @@ ByteQuantity = Annotated[str, BeforeValidator(_as_text), AfterValidator(_bytes)]
 # An HPA target value: a plain quantity, e.g. 50 requests per second.
 MetricValue = Annotated[str, BeforeValidator(_as_text), AfterValidator(_metric_value)]
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+
+
+def _namespace_name(value: str) -> str:
+    if not is_dns_label(value):
+        raise ValueError(
+            "must be a namespace name, a DNS-1123 label: lower-case letters, digits and '-', "
+            "starting and ending with a letter or digit, at most 63 characters"
+        )
+    return value
+
+
+# Every setting that names a Kubernetes namespace (the platform's, the monitoring one, Istio's):
+# one type, one message. tests/test_config.py finds every `*namespace` field and checks it is this.
+NamespaceName = Annotated[str, AfterValidator(_namespace_name)]
 ImageRef = Annotated[str, AfterValidator(_image)]
 
 
