@@ -60,9 +60,10 @@ def load_settings(values: Mapping[str, Any]) -> PlatformSettings:
         raise ConfigError("profile", profile, f"must be one of: {', '.join(known)}")
     merged = deep_merge(known[str(profile)], values)
     try:
-        return PlatformSettings.model_validate(merged)
+        settings = PlatformSettings.model_validate(merged)
     except ValidationError as error:
         raise config_error(error, merged) from None
+    return settings.with_capped_autoscalers()
 
 
 def config_error(error: ValidationError, merged: Mapping[str, Any]) -> ConfigError:

@@ -23,7 +23,12 @@ def prod() -> Recording:
     return run_stack("prod")
 
 
-@pytest.fixture(scope="session", params=["dev", "prod"])
+@pytest.fixture(scope="session")
+def staging() -> Recording:
+    return run_stack("staging")
+
+
+@pytest.fixture(scope="session", params=["dev", "staging", "prod"])
 def stack(request: pytest.FixtureRequest) -> Recording:
     recording: Recording = request.getfixturevalue(request.param)
     return recording

@@ -6,8 +6,13 @@ from typing import Any
 
 import pytest
 
-from stacks.errors import ConfigError
-from stacks.offline import Recording, run_stack
+from stacks.errors import PROJECT, ConfigError
+from stacks.offline import Recording, run_stack, stack_config
+
+
+def production(recording: Recording) -> bool:
+    """Whether the recorded stack uses the `production` profile (prod and staging)."""
+    return bool(stack_config(recording.stack)[f"{PROJECT}:profile"] == "production")
 
 
 def manifest(recording: Recording, kind: str, name: str) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from stacks.graph import build_graph
 from stacks.offline import Recording, engine_value, is_secret, run_program, run_stack, stack_config
 from stacks.settings.datastores import cron_problem
 from stacks.summary import totals
-from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec
+from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec, production
 from tests.kubeschema import validate_each
 
 PG = "aegis-trader-postgres"
@@ -191,7 +191,7 @@ def test_redis_carries_seed_001_tuning_where_it_applies(stack: Recording) -> Non
 
 
 def test_redis_requires_a_password_and_disables_flush_commands(stack: Recording) -> None:
-    kind = "Deployment" if stack.stack == "dev" else "StatefulSet"
+    kind = "StatefulSet" if production(stack) else "Deployment"
     conf = config_of(stack, REDIS)
     assert 'rename-command FLUSHALL ""' in conf and 'rename-command FLUSHDB ""' in conf
     assert "requirepass" not in conf  # added at start from the Secret file
@@ -288,7 +288,7 @@ def test_postgres_backup_runs_pg_dump_into_its_own_claim(stack: Recording) -> No
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     script = script_of(stack, "CronJob", f"{PG}-backup")
     assert f"pg_dump --host={PG} --port=5432" in script and "--format=custom" in script
-    retention = 3 if stack.stack == "dev" else 14
+    retention = 14 if production(stack) else 3
     assert f"tail -n +{retention + 1}" in script  # dumps beyond the retention are deleted
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsUser"] == 70
@@ -305,7 +305,7 @@ def test_redis_rdb_snapshots_every_six_hours(stack: Recording) -> None:
     assert cron["spec"]["schedule"] == "0 */6 * * *"  # seed 004
     script = script_of(stack, "CronJob", f"{REDIS}-backup")
     assert "--rdb" in script
-    if stack.stack == "prod":
+    if production(stack):
         # A snapshot of every master of the cluster.
         assert '"$(redis-cli -h "$host" role' in script
     claim = manifest(stack, "PersistentVolumeClaim", f"{REDIS}-backups")
@@ -336,7 +336,7 @@ def test_stores_admit_only_their_declared_callers(stack: Recording) -> None:
     assert "postgres-backup" in postgres_callers
     assert ingress_names(stack, PG) == postgres_callers
     redis_callers = {n.name for n in graph.callers("redis")}
-    peers = {"redis"} if stack.stack == "prod" else set()  # cluster nodes talk to each other
+    peers = {"redis"} if production(stack) else set()  # cluster nodes talk to each other
     assert ingress_names(stack, REDIS) == redis_callers | peers
     backup = manifest(stack, "NetworkPolicy", f"{PG}-backup")["spec"]
     assert backup["ingress"] == []
@@ -365,7 +365,7 @@ def test_outputs_name_hosts_ports_and_secrets(stack: Recording) -> None:
     assert stack.outputs["redis"] == {
         "host": REDIS,
         "port": 6379,
-        "cluster": stack.stack == "prod",
+        "cluster": production(stack),
         "secret": f"{REDIS}-credentials",
     }
 

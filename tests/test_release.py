@@ -7,6 +7,7 @@ unprotected object (Services, Deployments, policies) and failed only at the prot
 from __future__ import annotations
 
 from stacks.offline import Recording, Registration
+from tests.helpers import production
 
 
 def release_record(recording: Recording) -> Registration:
@@ -42,4 +43,4 @@ def test_the_record_names_the_release(stack: Recording) -> None:
     body = release_record(stack).manifest()
     assert body["metadata"]["name"] == "aegis-trader-release"  # seed 000's release name
     assert body["data"]["release"] == "aegis-trader"
-    assert body["data"]["protected"] == ("true" if stack.stack == "prod" else "false")
+    assert body["data"]["protected"] == ("true" if production(stack) else "false")

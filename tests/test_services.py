@@ -14,7 +14,7 @@ from components.workload import Platform, Resources
 from stacks.offline import Recording, run_stack
 from stacks.settings.services import catalogue
 from stacks.summary import totals
-from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec
+from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec, production
 
 RELEASE = "aegis-trader"
 PORTS = {
@@ -88,7 +88,8 @@ def test_every_service_listens_on_its_port_with_seed_001_probes(
     assert annotations["prometheus.io/port"] == str(PORTS[name])
     env = env_of(main)
     assert env["SERVICE_TYPE"]
-    assert env["SERVICE_LOG_LEVEL"] == "INFO"
+    # Seed 004: dev runs in debug mode; staging and prod log at INFO.
+    assert env["SERVICE_LOG_LEVEL"] == ("DEBUG" if stack.stack == "dev" else "INFO")
     assert env["NATS_URL"] == "nats://aegis-trader-nats:4222"
     assert env["NATS_KV_BUCKET"] == "service_registry"
 
@@ -201,7 +202,7 @@ def test_calendar_ingestor_is_seed_004s_scraper(stack: Recording) -> None:
     spec = manifest(stack, "NetworkPolicy", full("calendar-ingestor"))["spec"]
     external = [r for r in spec["egress"] if "ipBlock" in r["to"][0]]
     assert external and external[0]["to"][0]["ipBlock"]["cidr"] == "0.0.0.0/0"
-    if stack.stack == "prod":
+    if production(stack):
         (spread,) = pod_spec(stack, "Deployment", full("calendar-ingestor"))[
             "topologySpreadConstraints"
         ]
@@ -242,7 +243,7 @@ EDITS = {
                 "calls": ["nats", "calendar-ingestor"],
             },
             "gui-gateway": {"enabled": False},
-            "risk-manager": {"logLevel": "DEBUG", "replicas": 2},
+            "risk-manager": {"logLevel": "WARNING", "replicas": 2},
             "calendar-ingestor": {
                 "autoscaling": {
                     "minReplicas": 1,
@@ -286,7 +287,7 @@ def test_an_entry_is_overridden_field_by_field(edited: Recording) -> None:
     deployment = manifest(edited, "Deployment", full("risk-manager"))
     assert deployment["spec"]["replicas"] == 2
     main = container(edited, "Deployment", full("risk-manager"), "risk-manager")
-    assert env_of(main)["SERVICE_LOG_LEVEL"] == "DEBUG"
+    assert env_of(main)["SERVICE_LOG_LEVEL"] == "WARNING"  # over the stack's DEBUG
     assert main["ports"][0]["containerPort"] == 8084  # the rest stays the catalogue's
     hpa = manifest(edited, "HorizontalPodAutoscaler", full("calendar-ingestor"))["spec"]
     assert hpa["metrics"] == [

@@ -96,6 +96,9 @@ class ClusterSettings(Model):
     node_budget: BudgetSettings | None
     quota: QuotaSettings
     container_defaults: ResourceSettings
+    # Every autoscaler's maxReplicas becomes min(its own, this cap); null leaves them as they
+    # are. Staging: production sizing with capped maxima (seed 004). No minReplicas may exceed it.
+    max_replicas_cap: Annotated[int, positive()] | None = None
 
 
 class PlatformSettings(Model):
@@ -171,6 +174,69 @@ class PlatformSettings(Model):
 
         walk(self, "")
         return found
+
+    def autoscalers(self) -> list[tuple[str, AutoscalingSettings]]:
+        """Every autoscaler of the stack with the key that configures it."""
+        found: list[tuple[str, AutoscalingSettings]] = []
+
+        def walk(node: object, path: str) -> None:
+            if isinstance(node, AutoscalingSettings):
+                found.append((path, node))
+            elif isinstance(node, BaseModel):
+                for name, info in type(node).model_fields.items():
+                    key = info.alias or name
+                    walk(getattr(node, name), f"{path}.{key}" if path else key)
+            elif isinstance(node, dict):
+                for key, value in node.items():
+                    walk(value, f"{path}.{key}")
+
+        walk(self, "")
+        return found
+
+    @model_validator(mode="after")
+    def _autoscalers_within_cap(self) -> PlatformSettings:
+        cap = self.cluster.max_replicas_cap
+        if cap is None:
+            return self
+        for key, autoscaler in self.autoscalers():
+            if autoscaler.min_replicas > cap:
+                raise ConfigError(
+                    "cluster.maxReplicasCap",
+                    cap,
+                    f"is below {key}.minReplicas {autoscaler.min_replicas}; the cap must be "
+                    "at least every autoscaler's minReplicas (raise the cap or lower "
+                    f"{key}.minReplicas)",
+                )
+        return self
+
+    def with_capped_autoscalers(self) -> PlatformSettings:
+        """These settings with every autoscaler's maxReplicas at most `cluster.maxReplicasCap`."""
+        cap = self.cluster.max_replicas_cap
+        if cap is None:
+            return self
+
+        def capped(node: object) -> object:
+            if isinstance(node, AutoscalingSettings):
+                if node.max_replicas <= cap:
+                    return node
+                return node.model_copy(update={"max_replicas": cap})
+            if isinstance(node, BaseModel):
+                changes = {}
+                for name in type(node).model_fields:
+                    value = getattr(node, name)
+                    new = capped(value)
+                    if new is not value:
+                        changes[name] = new
+                return node.model_copy(update=changes) if changes else node
+            if isinstance(node, dict):
+                new_items = {key: capped(value) for key, value in node.items()}
+                if any(new_items[key] is not node[key] for key in node):
+                    return new_items
+            return node
+
+        result = capped(self)
+        assert isinstance(result, PlatformSettings)
+        return result
 
     @model_validator(mode="after")
     def _autoscaler_metrics_served(self) -> PlatformSettings:
