@@ -47,8 +47,17 @@ POSTGRES_METRICS = ServicePort("metrics", 9187)
 REDIS_METRICS = ServicePort("metrics", 9121)
 
 SUPERUSER = "postgres"
-# The official alpine images (postgres, timescaledb) own their files as postgres = uid/gid 70.
-POSTGRES_SECURITY = Security(run_as_user=70, run_as_group=70, fs_group=70)
+# The PostgreSQL server keeps the official alpine images' (postgres, timescaledb) user postgres =
+# uid/gid 70: the one exception to the platform's UID >= 10000 rule. (1) Peer authentication on
+# the socket (`--auth-local=peer`: the entrypoint's init scripts, `kubectl exec ... psql`) makes
+# the server look the client's UID up in the image's /etc/passwd, where only 70 has a name; the
+# entrypoint fakes an entry (nss_wrapper) for initdb alone, so with any other UID the first start
+# fails in the init scripts. (2) Existing data directories are owned by 70 with mode 0700, and
+# PostgreSQL refuses a data directory its UID does not own; fsGroup changes only the group.
+# Its exporter sidecar and the backup job read no server files and run as DEFAULT_UID (README
+# "Data stores").
+POSTGRES_UID = 70
+POSTGRES_SECURITY = Security(run_as_user=POSTGRES_UID, run_as_group=POSTGRES_UID, fs_group=70)
 PG_SECRETS = "/run/secrets/postgres"
 PG_DATA_MOUNT = "/var/lib/postgresql/data"
 # A subdirectory, so a volume's lost+found never makes initdb refuse a "non-empty" directory.
@@ -661,7 +670,8 @@ class DataStores(pulumi.ComponentResource):
                     args=(postgres_backup_script(name, pg.database, pg.backup.retention),),
                     env={"PGPASSWORD": SecretEnv(secret_name, "superuser-password")},
                 ),
-                POSTGRES_SECURITY,
+                # pg_dump over TCP with a password: any UID; the claim is group-owned by fsGroup.
+                Security(),
             )
 
         sidecars: tuple[Container, ...] = ()
@@ -681,6 +691,9 @@ class DataStores(pulumi.ComponentResource):
                     ports=(POSTGRES_METRICS,),
                     probes=http_sidecar_probes(POSTGRES_METRICS.name, "/"),
                     mounts=(credentials,),
+                    # The exporter image runs as any user; it reads the password file through
+                    # the pod's fsGroup (70), which the kubelet adds to every container.
+                    security=Security(fs_group=None),
                 ),
             )
 

@@ -384,12 +384,20 @@ def container_manifest(
     container: Container, pod_security: Security, pull_policy: str, config_map: str | None
 ) -> Manifest:
     security = container.security or pod_security
+    context = security.container()
+    if (security.run_as_user, security.run_as_group) != (
+        pod_security.run_as_user,
+        pod_security.run_as_group,
+    ):
+        # A container whose image runs as another user than the pod's (e.g. a sidecar that can
+        # take a high UID beside a server that cannot); the pod's fsGroup still applies to it.
+        context.update(runAsUser=security.run_as_user, runAsGroup=security.run_as_group)
     spec: Manifest = {
         "name": container.name,
         "image": container.image,
         "imagePullPolicy": pull_policy,
         "resources": container.resources.manifest(),
-        "securityContext": security.container(),
+        "securityContext": context,
     }
     if container.command is not None:
         spec["command"] = list(container.command)

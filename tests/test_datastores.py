@@ -83,6 +83,12 @@ def test_postgres_runs_restricted_as_the_image_user_with_memory_backed_shm(
     pod = pod_spec(stack, "StatefulSet", PG)
     assert pod["securityContext"]["runAsUser"] == 70
     assert pod["securityContext"]["fsGroup"] == 70
+    # The exporter sidecar runs as the platform's UID, reading the password file via fsGroup 70.
+    metrics = next(
+        c for c in pod.get("initContainers", []) + pod["containers"] if c["name"] == "metrics"
+    )
+    assert metrics["securityContext"]["runAsUser"] == 10001
+    assert metrics["securityContext"]["runAsGroup"] == 10001
     pg = container(stack, "StatefulSet", PG, "postgres")
     assert pg["securityContext"]["readOnlyRootFilesystem"] is True
     assert pg["securityContext"]["capabilities"] == {"drop": ["ALL"]}
@@ -291,7 +297,9 @@ def test_postgres_backup_runs_pg_dump_into_its_own_claim(stack: Recording) -> No
     retention = 14 if production(stack) else 3
     assert f"tail -n +{retention + 1}" in script  # dumps beyond the retention are deleted
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
-    assert pod["securityContext"]["runAsUser"] == 70
+    # pg_dump over TCP needs no server files: the platform's high UID, the claim via fsGroup.
+    assert pod["securityContext"]["runAsUser"] == 10001
+    assert pod["securityContext"]["fsGroup"] == 10001
     assert pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
     claim = next(v for v in pod["volumes"] if v["name"] == "backups")
     assert claim["persistentVolumeClaim"]["claimName"] == f"{PG}-backups"
