@@ -22,6 +22,9 @@ SCRIPTS = ROOT / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 import config_reference  # noqa: E402
 
+STACKS = ["dev", "staging", "prod"]  # seed 004's environments, in promotion order
+DEPLOYS = {"deploy-dev.yml": "dev", "deploy-staging.yml": "staging", "deploy-prod.yml": "prod"}
+
 
 def requirement(name: str, path: Path = ROOT / "requirements.txt") -> str:
     match = re.search(rf"^{re.escape(name)}==(\S+)", path.read_text(), re.MULTILINE)
@@ -80,7 +83,13 @@ def test_pull_requests_run_tests_and_preview_every_stack_with_the_policy_pack() 
     assert "pull_request" in pr["on"]
     assert any(s.get("run") == "./scripts/test.sh" for s in steps(pr, "test"))
     assert pr["jobs"]["preview"]["needs"] == "test"
-    assert pr["jobs"]["preview"]["strategy"]["matrix"]["stack"] == ["dev", "prod"]
+    assert pr["jobs"]["preview"]["strategy"]["matrix"]["stack"] == STACKS
+    assert sorted(STACKS) == sorted(p.name.split(".")[1] for p in ROOT.glob("Pulumi.*.yaml"))
+    # Each stack previews against its own cluster: staging and prod with read-only credentials.
+    (kubeconfig,) = [s for s in steps(pr, "preview") if "KUBECONFIG_DATA" in s.get("env", {})]
+    chosen = kubeconfig["env"]["KUBECONFIG_DATA"]
+    assert "matrix.stack == 'prod' && secrets.PROD_READONLY_KUBECONFIG" in chosen
+    assert "matrix.stack == 'staging' && secrets.STAGING_READONLY_KUBECONFIG" in chosen
     step = pulumi_step(pr, "preview")["with"]
     assert step["command"] == "preview"
     assert step["stack-name"] == "${{ matrix.stack }}"
@@ -104,13 +113,48 @@ def test_production_deploys_only_by_hand_after_approval() -> None:
     assert job["if"] == "github.ref == 'refs/heads/main'"
     step = pulumi_step(prod, "up")["with"]
     assert (step["command"], step["stack-name"], step["policyPacks"]) == ("up", "prod", "policy/")
-    # No other workflow may touch the prod stack with `up`.
-    for other in ("pull-request.yml", "deploy-dev.yml"):
-        text = (WORKFLOWS / other).read_text()
-        assert "command: up" not in text or "stack-name: dev" in text
+    assert prod["jobs"]["up"]["env"] == {
+        "PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"
+    }
 
 
-@pytest.mark.parametrize("name", ["pull-request.yml", "deploy-dev.yml", "deploy-prod.yml"])
+def test_staging_deploys_by_hand_from_main_into_its_environment() -> None:
+    staging = workflow("deploy-staging.yml")
+    assert list(staging["on"]) == ["workflow_dispatch"]
+    assert staging["on"]["workflow_dispatch"]["inputs"]["reason"]["required"] is True
+    job = staging["jobs"]["up"]
+    assert job["environment"] == "staging"
+    assert job["if"] == "github.ref == 'refs/heads/main'"
+    assert staging["concurrency"] == {"group": "deploy-staging", "cancel-in-progress": False}
+    assert any(s.get("run") == "./scripts/test.sh" for s in steps(staging, "up"))
+    (kubeconfig,) = [s for s in steps(staging, "up") if "KUBECONFIG_DATA" in s.get("env", {})]
+    assert kubeconfig["env"]["KUBECONFIG_DATA"] == "${{ secrets.STAGING_KUBECONFIG }}"
+    step = pulumi_step(staging, "up")["with"]
+    assert (step["command"], step["stack-name"], step["policyPacks"]) == (
+        "up",
+        "staging",
+        "policy/",
+    )
+    assert step["message"] == "${{ inputs.reason }}"
+
+
+def test_each_stack_is_deployed_by_its_own_workflow_only() -> None:
+    # `pulumi up` of a stack happens in that stack's deploy workflow and nowhere else.
+    ups: dict[str, list[str]] = {}
+    for path in sorted(WORKFLOWS.glob("*.yml")):
+        document = workflow(path.name)
+        for job in document["jobs"]:
+            for step in steps(document, job):
+                given = step.get("with") or {}
+                if (
+                    step.get("uses", "").startswith("pulumi/actions@")
+                    and given.get("command") == "up"
+                ):
+                    ups.setdefault(path.name, []).append(given["stack-name"])
+    assert ups == {name: [stack] for name, stack in DEPLOYS.items()}
+
+
+@pytest.mark.parametrize("name", ["pull-request.yml", *DEPLOYS])
 def test_workflows_pin_cli_python_and_actions(name: str) -> None:
     document = workflow(name)
     assert document["env"]["PULUMI_VERSION"] == requirement("pulumi")
