@@ -1,6 +1,7 @@
 """The CrossGuard policy pack: each rule on a compliant and a violating example, the recorded
-dev and prod graphs pass every mandatory rule, and a violating stack fails with the policy's
-name, the resource and the fix, both through the offline checker and the pack's own wiring."""
+dev, staging and prod graphs pass every mandatory rule, and a violating stack fails with the
+policy's name, the resource and the fix, both through the offline checker and the pack's own
+wiring."""
 
 from __future__ import annotations
 
@@ -467,21 +468,20 @@ def test_ceilings_default_per_environment_and_are_configurable() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# The recorded graphs of both stacks.
+# The recorded graphs of every stack.
 
 
-def test_dev_graph_passes_every_mandatory_policy(dev: Recording) -> None:
-    report = check.check_recording(dev)
+def test_every_stacks_graph_passes_every_mandatory_policy(stack: Recording) -> None:
+    report = check.check_recording(stack)
     assert report.mandatory == [], "\n".join(report.lines())
 
 
-def test_prod_graph_passes_every_mandatory_policy(prod: Recording) -> None:
-    report = check.check_recording(prod)
-    assert report.mandatory == [], "\n".join(report.lines())
-
-
-def test_stacks_resolve_their_environment(dev: Recording, prod: Recording) -> None:
+def test_stacks_resolve_their_environment(
+    dev: Recording, staging: Recording, prod: Recording
+) -> None:
     assert check.settings_for(dev).environment == "local"
+    # Staging is production sizing: production's rules (protected data, spread, HPAs) apply.
+    assert check.settings_for(staging).environment == "production"
     assert check.settings_for(prod).environment == "production"
 
 
