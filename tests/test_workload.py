@@ -264,3 +264,27 @@ def test_dedicated_metrics_ports_bypass_a_mesh_sidecar() -> None:
     )
     plain = body(record(BASE), "Deployment")["spec"]["template"]["metadata"]
     assert "traffic.sidecar.istio.io/excludeInboundPorts" not in plain.get("annotations", {})
+
+
+def test_a_sidecar_runs_as_its_own_user_beside_a_low_uid_pod() -> None:
+    """A pod whose server needs its image's UID (PostgreSQL's 70) keeps its sidecars at the
+    platform's high UID: the container's runAsUser/runAsGroup override the pod's, and a container
+    with the pod's own user renders none."""
+    exporter = Container(
+        name="exporter",
+        image="example/exporter:1.0.0",
+        resources=Resources("10m", "16Mi", "50m", "32Mi"),
+        security=Security(),
+    )
+    pod_user = Security(run_as_user=70, run_as_group=70, fs_group=70)
+    recording = record(replace(BASE, sidecars=(exporter,), security=pod_user))
+    pod = body(recording, "Deployment")["spec"]["template"]["spec"]
+    for version in ("1.27", "1.33"):
+        validate_each((r.manifest() for r in recording.kubernetes_objects()), version)
+    assert pod["securityContext"]["runAsUser"] == 70 and pod["securityContext"]["fsGroup"] == 70
+    containers = {c["name"]: c for c in pod["containers"] + pod.get("initContainers", [])}
+    assert containers["exporter"]["securityContext"]["runAsUser"] == 10001
+    assert containers["exporter"]["securityContext"]["runAsGroup"] == 10001
+    assert "runAsUser" not in containers["api"]["securityContext"]
+    plain = body(record(BASE), "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert "runAsUser" not in plain["securityContext"]
