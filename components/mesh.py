@@ -22,6 +22,8 @@ from components.workload import Platform, Resources
 
 GATEWAY_RELEASE = "istio-ingressgateway"
 RELEASE_TIMEOUT = 600
+# istiod's `autoscaleMax` and the gateway's `autoscaling.maxReplicas` in the Istio charts' values.
+CHART_AUTOSCALE_MAX = 5
 RUNTIME_DEFAULT = {"type": "RuntimeDefault"}
 # The gateway chart's own pod default (binding 80/443 without privileges); setting the chart's
 # `securityContext` replaces it, so it is restated next to the seccomp profile.
@@ -80,6 +82,9 @@ class MeshArgs:
     # Wait (atomically) for the gateway release to be ready, at most this many seconds.
     gateway_wait: bool = True
     gateway_wait_timeout: int = RELEASE_TIMEOUT
+    # The stack's cap on every autoscaler's maximum (cluster.maxReplicasCap), applied to the
+    # HorizontalPodAutoscalers the istiod and gateway charts create; None: the charts' own.
+    max_replicas_cap: int | None = None
 
 
 def gateway_entry(ingress_namespace: str) -> Peer:
@@ -367,6 +372,14 @@ class ServiceMesh(pulumi.ComponentResource):
             ),
             [base],
         )
+        # Both charts autoscale from 1 to CHART_AUTOSCALE_MAX replicas; a cap lowers the maximum.
+        capped = (
+            None
+            if args.max_replicas_cap is None
+            else min(CHART_AUTOSCALE_MAX, args.max_replicas_cap)
+        )
+        istiod_autoscale = {} if capped is None else {"pilot": {"autoscaleMax": capped}}
+        gateway_autoscale = {} if capped is None else {"autoscaling": {"maxReplicas": capped}}
         istiod = release(
             f"{name}-istiod",
             "istiod",
@@ -374,6 +387,7 @@ class ServiceMesh(pulumi.ComponentResource):
             deep_merge(
                 profile,
                 platform_values,
+                istiod_autoscale,
                 {
                     "pilot": {
                         "resources": resources(args.istiod_resources),
@@ -406,6 +420,7 @@ class ServiceMesh(pulumi.ComponentResource):
             "gateway",
             args.ingress_namespace,
             {
+                **gateway_autoscale,
                 "resources": resources(args.gateway_resources),
                 "service": {"type": args.gateway_service_type},
                 "securityContext": {

@@ -120,6 +120,7 @@ def mesh_args(settings: PlatformSettings, platform: Platform, graph: DependencyG
         gateway_service_type=mesh.gateway.service_type,
         gateway_wait=mesh.gateway.wait,
         gateway_wait_timeout=mesh.gateway.wait_timeout,
+        max_replicas_cap=settings.cluster.max_replicas_cap,
     )
 
 

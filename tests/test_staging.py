@@ -130,3 +130,25 @@ def test_dev_runs_in_debug_mode(dev: Recording, staging: Recording, prod: Record
         assert len(levels) >= 10 and set(levels.values()) == {level}, recording.stack
     reporter = container(dev, "Deployment", "aegis-trader-reporter", "reporter")
     assert env_of(reporter)["SERVICE_LOG_LEVEL"] == "DEBUG"
+
+
+def chart_maxima(recording: Recording) -> tuple[object, object]:
+    """istiod's and the gateway's autoscaler maxima as set in their Helm values (None: the
+    charts' own, 5)."""
+    values = {
+        r.name.rsplit("-", 1)[-1]: unwrap(r.inputs)["values"]
+        for r in recording.resources
+        if r.type.startswith("kubernetes:helm.sh/") and r.name.endswith(("-istiod", "-gateway"))
+    }
+    return (
+        values["istiod"].get("pilot", {}).get("autoscaleMax"),
+        values["gateway"].get("autoscaling", {}).get("maxReplicas"),
+    )
+
+
+def test_the_cap_reaches_the_mesh_charts_autoscalers(staging: Recording, prod: Recording) -> None:
+    # istiod's and the gateway's HPAs come from the Istio charts (1 to 5 replicas by default).
+    assert chart_maxima(prod) == (None, None)
+    assert chart_maxima(staging) == (5, 5)
+    lowered = run_stack("dev", {"mesh": {"enabled": True}, "cluster": {"maxReplicasCap": 2}})
+    assert chart_maxima(lowered) == (2, 2)

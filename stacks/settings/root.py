@@ -96,8 +96,9 @@ class ClusterSettings(Model):
     node_budget: BudgetSettings | None
     quota: QuotaSettings
     container_defaults: ResourceSettings
-    # Every autoscaler's maxReplicas becomes min(its own, this cap); null leaves them as they
-    # are. Staging: production sizing with capped maxima (seed 004). No minReplicas may exceed it.
+    # Every autoscaler's maxReplicas (the Istio charts' too) becomes min(its own, this cap); null
+    # leaves them as they are. Staging: production sizing, capped maxima (seed 004). No
+    # minReplicas may exceed it.
     max_replicas_cap: Annotated[int, positive()] | None = None
 
 
