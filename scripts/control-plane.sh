@@ -4,12 +4,13 @@
 # PodSecurity, LimitRanger, ResourceQuota and ServiceAccount all apply), kube-controller-manager,
 # kube-scheduler and the KWOK controller.
 #
-#   scripts/control-plane.sh up dev|prod     start it with that stack's node shape
-#   scripts/control-plane.sh down dev|prod   stop what `up` started, and delete its state
-#   scripts/control-plane.sh env dev|prod    print `export KUBECONFIG=...`
+#   scripts/control-plane.sh up STACK     start it with that stack's node shape (dev, staging, prod)
+#   scripts/control-plane.sh down STACK   stop what `up` started, and delete its state
+#   scripts/control-plane.sh env STACK    print `export KUBECONFIG=...`
 #
-# dev: one 4 CPU / 16 GiB node like the kind node; prod: eight 16 CPU / 64 GiB workers over three
-# zones, six labelled disktype=ssd (scripts/e2e/cluster/nodes-<shape>.tsv). Both get a default
+# dev: one 4 CPU / 16 GiB node like the kind node; prod and staging (production sizing): eight
+# 16 CPU / 64 GiB workers over three zones, six labelled disktype=ssd
+# (scripts/e2e/cluster/nodes-<shape>.tsv). Each gets a default
 # StorageClass with a pool of volumes, the CRDs from ../shared/crds, and a kubeconfig whose
 # context is the stack's kubeContext. State lives in $E2E_STATE (default /tmp/aegis-e2e/<shape>).
 set -euo pipefail
@@ -18,8 +19,8 @@ cluster_files="$root/scripts/e2e/cluster"
 action=${1:-}
 shape=${2:-}
 case "$action:$shape" in
-  up:dev | up:prod | down:dev | down:prod | env:dev | env:prod) ;;
-  *) echo "usage: $0 up|down|env dev|prod" >&2; exit 2 ;;
+  up:dev | up:staging | up:prod | down:dev | down:staging | down:prod | env:dev | env:staging | env:prod) ;;
+  *) echo "usage: $0 up|down|env dev|staging|prod" >&2; exit 2 ;;
 esac
 
 eval "$(bash "$root/scripts/e2e-tools.sh" --env)"
@@ -27,7 +28,8 @@ eval "$(python3 "$root/stacks/versions.py")"
 state="${E2E_STATE:-/tmp/aegis-e2e}/$shape"
 kubeconfig="$state/kubeconfig"
 # Each shape has its own ports, so dev and prod can run side by side.
-case "$shape" in dev) offset=0 ;; prod) offset=100 ;; esac
+case "$shape" in dev) offset=0 ;; prod) offset=100 ;; staging) offset=200 ;; esac
+nodes="$cluster_files/nodes-${shape/staging/prod}.tsv"  # staging runs on production's shape
 etcd_port=$((2379 + offset)) etcd_peer_port=$((2380 + offset)) apiserver_port=$((6443 + offset))
 kcm_port=$((10257 + offset)) scheduler_port=$((10259 + offset)) kwok_port=$((10247 + offset))
 context=$(sed -n 's/^ *trading-platform:kubeContext: *//p' "$root/Pulumi.$shape.yaml")
@@ -157,7 +159,7 @@ print(string.Template(open(sys.argv[1]).read()).substitute(values))
 EOF
 }
 
-grep -v '^#' "$cluster_files/nodes-$shape.tsv" | while IFS=$'\t' read -r name zone cpu memory disktype; do
+grep -v '^#' "$nodes" | while IFS=$'\t' read -r name zone cpu memory disktype; do
   render "$cluster_files/node.yaml" NAME="$name" ZONE="$zone" CPU="$cpu" MEMORY="$memory" \
     DISKTYPE="$disktype" KUBERNETES_VERSION="$KUBERNETES_VERSION"
   echo '---'

@@ -3,10 +3,11 @@
 # with simulated nodes (scripts/control-plane.sh), then with the Pulumi CLI and the Kubernetes
 # provider built by scripts/e2e-tools.sh run scripts/e2e/run.py: up converges from empty, a
 # no-change preview, the policy pack in a real preview, a routine change in place, in prod a
-# refused protected replacement and a refused destroy, in dev a destroy that leaves nothing.
+# refused protected replacement and a refused destroy (production sizing: prod, staging), in dev a
+# destroy that leaves nothing.
 # Prints one line per step and a summary line; exits non-zero on any failure.
 #
-#   scripts/e2e.sh [--bench] [dev] [prod]
+#   scripts/e2e.sh [--bench] [dev] [staging] [prod]     (default: all three)
 #
 # --bench also times kubectl apply --server-side / diff --server-side of the offline render on
 # the same control plane (reported beside pulumi's times). Set E2E_KEEP=1 to leave the control
@@ -21,11 +22,11 @@ stacks=()
 for arg in "$@"; do
   case "$arg" in
     --bench) bench=(--bench) ;;
-    dev | prod) stacks+=("$arg") ;;
-    *) echo "usage: $0 [--bench] [dev] [prod]" >&2; exit 2 ;;
+    dev | staging | prod) stacks+=("$arg") ;;
+    *) echo "usage: $0 [--bench] [dev] [staging] [prod]" >&2; exit 2 ;;
   esac
 done
-[ ${#stacks[@]} -gt 0 ] || stacks=(dev prod)
+[ ${#stacks[@]} -gt 0 ] || stacks=(dev prod staging)
 
 existing=${E2E_CLUSTER:-}
 if [ "$existing" != existing ]; then

@@ -67,7 +67,7 @@ def test_e2e_refuses_to_start_without_its_tools(tmp_path: Path) -> None:
     assert "run scripts/e2e-tools.sh" in ran.stderr
 
 
-@pytest.mark.parametrize("args", [[], ["up"], ["up", "staging"], ["start", "dev"]])
+@pytest.mark.parametrize("args", [[], ["up"], ["up", "qa"], ["start", "dev"]])
 def test_control_plane_rejects_bad_arguments(args: list[str]) -> None:
     ran = script("scripts/control-plane.sh", *args)
     assert ran.returncode == 2 and "usage" in ran.stderr
@@ -95,7 +95,7 @@ def test_prod_nodes_satisfy_the_production_scheduling_rules(prod: Recording) -> 
 
 
 def test_each_stack_gets_the_kube_context_its_stack_file_names() -> None:
-    for stack in ("dev", "prod"):
+    for stack in ("dev", "staging", "prod"):
         config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
         context = config["trading-platform:kubeContext"]
         # control-plane.sh reads the context from the same line of the stack file.

@@ -6,7 +6,7 @@ language host is not published as a Go module here. The state is a local file ba
 stack files a scratch copy, so nothing tracked changes. Each Pulumi operation runs in a fresh
 process (`run.py op ...`), as it would from the CLI.
 
-    run.py stack dev|prod --work DIR [--bench]    every step; one line each, then a summary
+    run.py stack dev|staging|prod --work DIR [--bench]    every step; one line each, then a summary
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ PROJECT = "trading-platform"
 E2E_SETTINGS: dict[str, dict[str, Any]] = {
     "dev": {"observability": {"install": False}},
     "prod": {"observability": {"install": False}, "mesh": {"install": False}},
+    "staging": {"observability": {"install": False}, "mesh": {"install": False}},
 }
 MONITORING_NAMESPACE = "monitoring"
 # A routine change: an image tag, a replica count and a resource size (production's engine keeps
@@ -52,6 +53,7 @@ ROUTINE_CHANGE: dict[str, dict[str, Any]] = {
         "ui": {"monitorUi": {"replicas": 2}},
     },
 }
+ROUTINE_CHANGE["staging"] = ROUTINE_CHANGE["prod"]  # production sizing
 # In production a larger NATS volume would replace the StatefulSet (claim templates are immutable).
 PROTECTED_REPLACEMENT: dict[str, Any] = {"messageBus": {"storage": {"size": "20Gi"}}}
 # Operations that mean an object is created again rather than changed in place.
@@ -394,7 +396,7 @@ def run_stack(run: Run, bench: bool) -> None:
 
     run.step("routine change updates in place", routine_change)
 
-    if run.stack == "prod":
+    if run.config()["config"][f"{PROJECT}:profile"] == "production":
 
         def protected_replacement() -> str:
             before = uids(run)
@@ -420,7 +422,7 @@ def run_stack(run: Run, bench: bool) -> None:
         def destroy_refused() -> str:
             before = uids(run)
             result = run.pulumi("destroy")
-            require(not result["ok"], "pulumi destroy of production succeeded")
+            require(not result["ok"], "pulumi destroy of a production-sized stack succeeded")
             require(
                 "protect" in result.get("error", ""),
                 "refused, but not for protection: " + failed(result),
@@ -431,7 +433,7 @@ def run_stack(run: Run, bench: bool) -> None:
             )
             return f"refused before touching anything ({len(before)} objects kept)"
 
-        run.step("destroy of production is refused", destroy_refused)
+        run.step("destroy is refused (protected data)", destroy_refused)
         # Clean-up: unprotect and destroy; retained objects (retainOnDelete) stay in the cluster.
         run.pulumi("unprotect")
         final = run.pulumi("destroy")
