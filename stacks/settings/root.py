@@ -158,22 +158,11 @@ class PlatformSettings(Model):
         """Every custom (Pods) and external metric an autoscaler of the stack uses, with the key
         that asks for it: {"custom": [(key, metric), ...], "external": [...]}."""
         found: dict[str, list[tuple[str, str]]] = {"custom": [], "external": []}
-
-        def walk(node: object, path: str) -> None:
-            if isinstance(node, AutoscalingSettings):
-                for metric in node.pods_metrics:
-                    found["custom"].append((f"{path}.podsMetrics", metric))
-                for metric in node.external_metrics:
-                    found["external"].append((f"{path}.externalMetrics", metric))
-            elif isinstance(node, BaseModel):
-                for name, info in type(node).model_fields.items():
-                    key = info.alias or name
-                    walk(getattr(node, name), f"{path}.{key}" if path else key)
-            elif isinstance(node, dict):
-                for key, value in node.items():
-                    walk(value, f"{path}.{key}")
-
-        walk(self, "")
+        for path, autoscaler in self.autoscalers():
+            found["custom"] += [(f"{path}.podsMetrics", m) for m in autoscaler.pods_metrics]
+            found["external"] += [
+                (f"{path}.externalMetrics", m) for m in autoscaler.external_metrics
+            ]
         return found
 
     def autoscalers(self) -> list[tuple[str, AutoscalingSettings]]:

@@ -47,12 +47,15 @@ def _metric_value(value: str) -> str:
     return value
 
 
+DNS_LABEL_RULE = (
+    "a DNS-1123 label: lower-case letters, digits and '-', "
+    "starting and ending with a letter or digit, at most 63 characters"
+)
+
+
 def _dns_label(value: str) -> str:
     if not is_dns_label(value):
-        raise ValueError(
-            "must be a DNS-1123 label: lower-case letters, digits and '-', "
-            "starting and ending with a letter or digit, at most 63 characters"
-        )
+        raise ValueError(f"must be {DNS_LABEL_RULE}")
     return value
 
 
@@ -82,10 +85,7 @@ DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 
 def _namespace_name(value: str) -> str:
     if not is_dns_label(value):
-        raise ValueError(
-            "must be a namespace name, a DNS-1123 label: lower-case letters, digits and '-', "
-            "starting and ending with a letter or digit, at most 63 characters"
-        )
+        raise ValueError(f"must be a namespace name, {DNS_LABEL_RULE}")
     return value
 
 
