@@ -6,7 +6,7 @@
 #
 #   scripts/control-plane.sh up STACK     start it with that stack's node shape (dev, staging, prod)
 #   scripts/control-plane.sh down STACK   stop what `up` started, and delete its state
-#   scripts/control-plane.sh env STACK    print `export KUBECONFIG=...`
+#   scripts/control-plane.sh env STACK    print `export KUBECONFIG=...` (and the context)
 #
 # dev: one 4 CPU / 16 GiB node like the kind node; prod and staging (production sizing): eight
 # 16 CPU / 64 GiB workers over three zones, six labelled disktype=ssd
@@ -38,6 +38,7 @@ log() { printf '[control-plane %s] %s\n' "$shape" "$*"; }
 
 if [ "$action" = env ]; then
   echo "export KUBECONFIG='$kubeconfig'"
+  echo "# context: $context"
   exit 0
 fi
 

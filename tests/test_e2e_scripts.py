@@ -94,13 +94,16 @@ def test_prod_nodes_satisfy_the_production_scheduling_rules(prod: Recording) -> 
     assert sum(n["disktype"] == "ssd" for n in prod_nodes) >= spec["replicas"]
 
 
-def test_each_stack_gets_the_kube_context_its_stack_file_names() -> None:
+def test_each_stack_gets_the_kube_context_its_stack_file_names(tmp_path: Path) -> None:
     for stack in ("dev", "staging", "prod"):
         config = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-        context = config["trading-platform:kubeContext"]
-        # control-plane.sh reads the context from the same line of the stack file.
-        line = f"  trading-platform:kubeContext: {context}"
-        assert line in (ROOT / f"Pulumi.{stack}.yaml").read_text().splitlines()
+        printed = script(
+            "scripts/control-plane.sh", "env", stack, env={"E2E_STATE": str(tmp_path)}
+        ).stdout.splitlines()
+        assert printed == [
+            f"export KUBECONFIG='{tmp_path}/{stack}/kubeconfig'",
+            f"# context: {config['trading-platform:kubeContext']}",
+        ]
 
 
 def test_run_spots_replacements() -> None:
