@@ -280,7 +280,8 @@ class LogsSettings(Model):
 
 class MetricsAdapterSettings(Model):
     """prometheus-adapter (chart pinned in stacks/versions.py), installed with the charts when an
-    autoscaler uses a custom or external metric; its rules are observability/metrics-adapter.yaml.
+    autoscaler uses a custom or external metric; its rules are
+    components/observability/metrics-adapter.yaml.
     Set enabled: false where another adapter (KEDA, a cluster-wide prometheus-adapter) already
     serves custom.metrics.k8s.io / external.metrics.k8s.io."""
 
@@ -293,7 +294,7 @@ class MetricsAdapterSettings(Model):
 
 
 class AlertSettings(Model):
-    """Alert thresholds; the rules themselves are data (observability/alerts.yaml)."""
+    """Alert thresholds; the rules themselves are data (components/observability/alerts.yaml)."""
 
     error_rate: Annotated[float, AfterValidator(_ratio)]
     # Availability SLO of the HTTP services (non-5xx share of requests): its error budget

@@ -245,7 +245,8 @@ class PlatformSettings(Model):
                         key,
                         metric,
                         f"no {api} metric of that name is served: the metrics adapter's rules "
-                        f"(observability/metrics-adapter.yaml) serve {names}; add a rule there, "
+                        "(components/observability/metrics-adapter.yaml) "
+                        f"serve {names}; add a rule there, "
                         "or set observability.metricsAdapter.enabled: false where another "
                         "adapter serves it",
                     )
