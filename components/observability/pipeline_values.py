@@ -3,6 +3,8 @@ and Loki; plus where logs are read from (Grafana's data sources)."""
 
 from __future__ import annotations
 
+from components.datafiles import read_yaml
+from components.merge import deep_merge
 from components.observability.args import (
     OTLP_GRPC,
     OTLP_HTTP,
@@ -133,19 +135,17 @@ def traces_exporter(args: ObservabilityArgs) -> tuple[str, Manifest]:
     return "debug", {"verbosity": "basic"}
 
 
-PROCESSORS: Manifest = {
-    # Refuse data before the pod is OOM-killed, then batch what is accepted.
-    "memory_limiter": {
-        "check_interval": "1s",
-        "limit_percentage": 80,
-        "spike_limit_percentage": 25,
-    },
-    "batch": {"send_batch_size": 8192, "timeout": "5s"},
-}
 PIPELINE_PROCESSORS = ["memory_limiter", "batch"]
 # The log agent's receiver (the chart's logsCollection preset), as collector-contrib >= 0.149.0
 # names it (`filelog` before).
 LOG_RECEIVER = "file_log"
+COLLECTOR_VALUES = "values/opentelemetry-collector.yaml"
+
+
+def _collector_release_values(role: str, derived: Manifest) -> Manifest:
+    """The static values of the `common` and `role` (gateway, agent) parts, then `derived`."""
+    static = read_yaml(__file__, COLLECTOR_VALUES)
+    return deep_merge(static["common"], static[role], derived)
 
 
 def collector_values(args: ObservabilityArgs) -> Manifest:
@@ -167,53 +167,43 @@ def collector_values(args: ObservabilityArgs) -> Manifest:
     def pipeline(exporter: str) -> Manifest:
         return {"receivers": ["otlp"], "processors": PIPELINE_PROCESSORS, "exporters": [exporter]}
 
-    return {
-        **logs_client_values(args),
-        "mode": "deployment",
-        "fullnameOverride": args.names.collector,
-        # The kubernetesAttributes preset's processor as `k8s_attributes` (its current name).
-        "rewriteDeprecatedComponentNames": True,
-        "image": {"repository": c.image_repository},
-        "command": {"name": "otelcol-contrib"},
-        "replicaCount": c.replicas,
-        "resources": c.resources.manifest(),
-        "securityContext": RESTRICTED_CONTAINER,
-        "presets": {"kubernetesAttributes": {"enabled": True}},
-        "ports": {
-            "otlp": {"enabled": True},
-            "otlp-http": {"enabled": True},
-            "jaeger-compact": {"enabled": False},
-            "jaeger-thrift": {"enabled": False},
-            "jaeger-grpc": {"enabled": False},
-            "zipkin": {"enabled": False},
-            "metrics": {"enabled": True},
-            "prom-exporter": {
-                "enabled": True,
-                "containerPort": PROMETHEUS_EXPORTER_PORT,
-                "servicePort": PROMETHEUS_EXPORTER_PORT,
-                "protocol": "TCP",
+    return _collector_release_values(
+        "gateway",
+        {
+            **logs_client_values(args),
+            "fullnameOverride": args.names.collector,
+            "image": {"repository": c.image_repository},
+            "replicaCount": c.replicas,
+            "resources": c.resources.manifest(),
+            "securityContext": RESTRICTED_CONTAINER,
+            "ports": {
+                "prom-exporter": {
+                    "enabled": True,
+                    "containerPort": PROMETHEUS_EXPORTER_PORT,
+                    "servicePort": PROMETHEUS_EXPORTER_PORT,
+                    "protocol": "TCP",
+                },
             },
-        },
-        "config": {
-            "receivers": {
-                "otlp": {
-                    "protocols": {
-                        "grpc": {"endpoint": f"${{env:MY_POD_IP}}:{OTLP_GRPC}"},
-                        "http": {"endpoint": f"${{env:MY_POD_IP}}:{OTLP_HTTP}"},
+            "config": {
+                "receivers": {
+                    "otlp": {
+                        "protocols": {
+                            "grpc": {"endpoint": f"${{env:MY_POD_IP}}:{OTLP_GRPC}"},
+                            "http": {"endpoint": f"${{env:MY_POD_IP}}:{OTLP_HTTP}"},
+                        }
                     }
-                }
-            },
-            "processors": PROCESSORS,
-            "exporters": exporters,
-            "service": {
-                "pipelines": {
-                    "metrics": pipeline("prometheus"),
-                    "traces": pipeline(traces_id),
-                    "logs": pipeline(logs_id),
-                }
+                },
+                "exporters": exporters,
+                "service": {
+                    "pipelines": {
+                        "metrics": pipeline("prometheus"),
+                        "traces": pipeline(traces_id),
+                        "logs": pipeline(logs_id),
+                    }
+                },
             },
         },
-    }
+    )
 
 
 def agent_values(args: ObservabilityArgs) -> Manifest:
@@ -226,103 +216,54 @@ def agent_values(args: ObservabilityArgs) -> Manifest:
     log files, so it runs as UID 0 with every capability dropped and a read-only root
     filesystem."""
     logs_id, logs_config = logs_exporter(args)
-    values: Manifest = {
-        "mode": "daemonset",
-        "fullnameOverride": args.names.agent,
-        "rewriteDeprecatedComponentNames": True,
-        "image": {"repository": args.collector.image_repository},
-        "command": {"name": "otelcol-contrib"},
-        "resources": args.logs.agent_resources.manifest(),
-        "securityContext": {**RESTRICTED_CONTAINER, "runAsNonRoot": False, "runAsUser": 0},
-        "tolerations": [{"operator": "Exists"}],
-        "presets": {
-            "logsCollection": {"enabled": True, "includeCollectorLogs": False},
-            "kubernetesAttributes": {"enabled": True},
-        },
-        "ports": {
-            name: {"enabled": False}
-            for name in (
-                "otlp",
-                "otlp-http",
-                "jaeger-compact",
-                "jaeger-thrift",
-                "jaeger-grpc",
-                "zipkin",
-                "metrics",
-            )
-        },
-        "config": {
-            "processors": PROCESSORS,
-            "exporters": {logs_id: logs_config, "debug": {"verbosity": "basic"}},
-            "service": {
-                "pipelines": {
-                    "logs": {
-                        "receivers": [LOG_RECEIVER],
-                        "processors": PIPELINE_PROCESSORS,
-                        "exporters": [logs_id],
-                    },
-                    # The chart's default metrics/traces pipelines, kept minimal.
-                    "metrics": {
-                        "receivers": ["otlp"],
-                        "processors": PIPELINE_PROCESSORS,
-                        "exporters": ["debug"],
-                    },
-                    "traces": {
-                        "receivers": ["otlp"],
-                        "processors": PIPELINE_PROCESSORS,
-                        "exporters": ["debug"],
-                    },
-                }
+    return _collector_release_values(
+        "agent",
+        {
+            "fullnameOverride": args.names.agent,
+            "image": {"repository": args.collector.image_repository},
+            "resources": args.logs.agent_resources.manifest(),
+            "securityContext": {**RESTRICTED_CONTAINER, "runAsNonRoot": False, "runAsUser": 0},
+            "config": {
+                "exporters": {logs_id: logs_config, "debug": {"verbosity": "basic"}},
+                "service": {
+                    "pipelines": {
+                        "logs": {
+                            "receivers": [LOG_RECEIVER],
+                            "processors": PIPELINE_PROCESSORS,
+                            "exporters": [logs_id],
+                        },
+                        # The chart's default metrics/traces pipelines, kept minimal.
+                        "metrics": {
+                            "receivers": ["otlp"],
+                            "processors": PIPELINE_PROCESSORS,
+                            "exporters": ["debug"],
+                        },
+                        "traces": {
+                            "receivers": ["otlp"],
+                            "processors": PIPELINE_PROCESSORS,
+                            "exporters": ["debug"],
+                        },
+                    }
+                },
             },
+            **logs_client_values(args),
         },
-    }
-    values.update(logs_client_values(args))
-    return values
+    )
 
 
 def loki_values(args: ObservabilityArgs) -> Manifest:
-    """Loki as one pod (SingleBinary) on a filesystem volume, with retention; no caches, canary,
-    gateway or object store, which a laptop does not need."""
+    """The static values (`values/loki.yaml`: one pod on a filesystem volume) with the name,
+    retention, size and volume."""
     logs = args.logs
     assert logs.loki_resources is not None and logs.loki_storage_size is not None
-    return {
-        "fullnameOverride": args.names.loki,
-        "deploymentMode": "SingleBinary",
-        "loki": {
-            "auth_enabled": False,
-            "commonConfig": {"replication_factor": 1},
-            "storage": {"type": "filesystem"},
-            "schemaConfig": {
-                "configs": [
-                    {
-                        "from": "2024-04-01",
-                        "store": "tsdb",
-                        "object_store": "filesystem",
-                        "schema": "v13",
-                        "index": {"prefix": "loki_index_", "period": "24h"},
-                    }
-                ]
+    return deep_merge(
+        read_yaml(__file__, "values/loki.yaml"),
+        {
+            "fullnameOverride": args.names.loki,
+            "loki": {"limits_config": {"retention_period": logs.retention}},
+            "singleBinary": {
+                "resources": logs.loki_resources.manifest(),
+                "persistence": {"size": logs.loki_storage_size},
             },
-            "limits_config": {
-                "retention_period": logs.retention,
-                "allow_structured_metadata": True,
-                "volume_enabled": True,
-            },
-            "compactor": {"retention_enabled": True, "delete_request_store": "filesystem"},
         },
-        "singleBinary": {
-            "replicas": 1,
-            "resources": logs.loki_resources.manifest(),
-            "persistence": {"enabled": True, "size": logs.loki_storage_size},
-        },
-        "read": {"replicas": 0},
-        "write": {"replicas": 0},
-        "backend": {"replicas": 0},
-        "gateway": {"enabled": False},
-        "chunksCache": {"enabled": False},
-        "resultsCache": {"enabled": False},
-        "lokiCanary": {"enabled": False},
-        "test": {"enabled": False},
-        "minio": {"enabled": False},
-        "sidecar": {"rules": {"enabled": False}},
-    }
+    )

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import yaml
 
+from components.datafiles import read_yaml
+from components.merge import deep_merge
 from components.observability.args import (
     DASHBOARD_FOLDER_ANNOTATION,
     DASHBOARD_LABEL,
@@ -92,6 +94,7 @@ def crd_upgrade_job_values(s: StackSizing) -> Manifest:
 
 
 def kube_prometheus_stack_values(args: ObservabilityArgs) -> Manifest:
+    """The static values (`values/kube-prometheus-stack.yaml`) with names, sizes and switches."""
     names, p, s = args.names, args.prometheus, args.stack
     cp, ne = s.control_plane, s.node_exporter
     prometheus: Manifest = {
@@ -99,13 +102,6 @@ def kube_prometheus_stack_values(args: ObservabilityArgs) -> Manifest:
         "retention": p.retention,
         "scrapeInterval": p.scrape_interval,
         "resources": p.resources.manifest(),
-        # Monitors and rules labelled `release: <this release>` in any namespace (ours carry it).
-        "serviceMonitorSelectorNilUsesHelmValues": True,
-        "podMonitorSelectorNilUsesHelmValues": True,
-        "ruleSelectorNilUsesHelmValues": True,
-        "serviceMonitorNamespaceSelector": {},
-        "podMonitorNamespaceSelector": {},
-        "ruleNamespaceSelector": {},
     }
     if p.storage_size:
         claim: Manifest = {
@@ -117,40 +113,28 @@ def kube_prometheus_stack_values(args: ObservabilityArgs) -> Manifest:
         prometheus["storageSpec"] = {"volumeClaimTemplate": {"spec": claim}}
         prometheus["retentionSize"] = _retention_size(p.storage_size)
     grafana: Manifest = {
-        "enabled": True,
         "fullnameOverride": names.grafana,
-        # The generated credentials live in a Secret, not in the release's values.
-        "admin": {
-            "existingSecret": names.grafana_admin_secret,
-            "userKey": "admin-user",
-            "passwordKey": "admin-password",
-        },
+        "admin": {"existingSecret": names.grafana_admin_secret},
         "resources": s.grafana_resources.manifest(),
-        "persistence": {"enabled": False},
-        "testFramework": {"enabled": False},
         # The container listens on targetPort (the chart's containerPort); the Service on port.
         "service": {"port": GRAFANA_PORT, "targetPort": GRAFANA_PORT},
         "sidecar": {
             "resources": s.grafana_sidecar_resources.manifest(),
             "dashboards": {
-                "enabled": True,
                 "label": DASHBOARD_LABEL[0],
                 "labelValue": DASHBOARD_LABEL[1],
                 "folderAnnotation": DASHBOARD_FOLDER_ANNOTATION,
-                "provider": {"foldersFromFilesStructure": True},
             },
-            "datasources": {"enabled": True},
         },
     }
     datasources = log_datasources(args)
     if datasources:
         grafana["additionalDataSources"] = datasources
         grafana.update(grafana_logs_access(args))
-    return {
+    derived: Manifest = {
         "fullnameOverride": names.stack,
-        "crds": {"enabled": True, "upgradeJob": crd_upgrade_job_values(s)},
+        "crds": {"upgradeJob": crd_upgrade_job_values(s)},
         "defaultRules": {
-            "create": True,
             "rules": {
                 "etcd": cp,
                 "kubeControllerManager": cp,
@@ -159,7 +143,6 @@ def kube_prometheus_stack_values(args: ObservabilityArgs) -> Manifest:
                 "kubeProxy": cp,
                 "nodeExporterAlerting": ne,
                 "nodeExporterRecording": ne,
-                "windows": False,
             },
         },
         "kubeEtcd": {"enabled": cp},
@@ -168,11 +151,8 @@ def kube_prometheus_stack_values(args: ObservabilityArgs) -> Manifest:
         "kubeProxy": {"enabled": cp},
         "nodeExporter": {"enabled": ne},
         "prometheus-node-exporter": {"resources": s.node_exporter_resources.manifest()},
-        "kubeStateMetrics": {"enabled": True},
         "kube-state-metrics": {
             "fullnameOverride": names.kube_state_metrics,
-            # kube_pod_labels carries only allowed labels; dashboards select pods by this one.
-            "metricLabelsAllowlist": ["pods=[app.kubernetes.io/name]"],
             "resources": s.kube_state_metrics_resources.manifest(),
         },
         "prometheusOperator": {
@@ -193,6 +173,7 @@ def kube_prometheus_stack_values(args: ObservabilityArgs) -> Manifest:
         },
         "grafana": grafana,
     }
+    return deep_merge(read_yaml(__file__, "values/kube-prometheus-stack.yaml"), derived)
 
 
 def metrics_adapter_values(args: ObservabilityArgs) -> Manifest:
