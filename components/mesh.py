@@ -3,16 +3,23 @@ authorization, seed 001's circuit breakers, and the public gateway.
 
 Who may call whom comes from the dependency graph: one ALLOW rule per declared call, nothing for
 an undeclared pair, on top of an allow-nothing policy for the namespace.
+
+The public gateway serves every routed host over HTTPS with one credential, which cert-manager
+issues when an issuer is given (a Certificate in the gateway's namespace, one DNS name per host);
+seed 001's ingress security applies to every host: the security headers on each route's
+responses, and one local rate limit (an EnvoyFilter on the gateway pods) for all of them.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
 import pulumi_kubernetes as k8s
+import yaml
 
 from components.graph import DependencyGraph, Node, ServicePort
 from components.kube import kube
@@ -30,6 +37,13 @@ RUNTIME_DEFAULT = {"type": "RuntimeDefault"}
 UNPRIVILEGED_PORTS = {"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}
 # The gateway chart labels its pods `istio: <release name without "istio-">`.
 GATEWAY_SELECTOR = {"istio": "ingressgateway"}
+# The gateway serves HTTPS only (port 80 redirects): browsers may remember that for a year, as
+# ingress-nginx tells them by default without the mesh.
+HSTS = ("Strict-Transport-Security", "max-age=31536000")
+CERTIFICATE_API = "cert-manager.io/v1"
+ENVOY_FILTER_API = "networking.istio.io/v1alpha3"  # the only version Istio serves EnvoyFilter at
+# Envoy's local rate limit filter the gateway's EnvoyFilter inserts (all but the token bucket).
+RATE_LIMIT_FILE = Path(__file__).resolve().parent.parent / "mesh" / "gateway-rate-limit.yaml"
 Manifest = dict[str, Any]
 
 
@@ -50,6 +64,23 @@ class CircuitBreaker:
     interval: str
     base_ejection_time: str
     max_ejection_percent: int
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """The cert-manager issuer that signs the gateway's certificate."""
+
+    kind: str  # ClusterIssuer, or Issuer (then in the gateway's namespace)
+    name: str
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Envoy's local rate limit on each gateway replica: a token bucket refilled with `rps`
+    tokens every second, holding at most `rps * burst_multiplier`."""
+
+    rps: int
+    burst_multiplier: int
 
 
 @dataclass(frozen=True)
@@ -85,6 +116,13 @@ class MeshArgs:
     # The stack's cap on every autoscaler's maximum (cluster.maxReplicasCap), applied to the
     # HorizontalPodAutoscalers the istiod and gateway charts create; None: the charts' own.
     max_replicas_cap: int | None = None
+    # cert-manager issues `tls_credential_name` for every public host; None: the Secret is
+    # provided some other way (created by hand, synced from a vault).
+    certificate_issuer: Issuer | None = None
+    # One limit on the gateway for every public host; None: no limit.
+    rate_limit: RateLimit | None = None
+    # Set on every response of every public host (plus HSTS); empty: none.
+    security_headers: tuple[tuple[str, str], ...] = ()
 
 
 def gateway_entry(ingress_namespace: str) -> Peer:
@@ -158,8 +196,64 @@ def destination_rule_spec(args: MeshArgs, node: Node) -> Manifest:
     }
 
 
+def public_hosts(args: MeshArgs) -> list[str]:
+    """Every host the gateway serves: the hosts of the routes."""
+    return sorted({route.host for route in args.routes})
+
+
+def response_headers(args: MeshArgs) -> dict[str, str]:
+    if not args.security_headers:
+        return {}
+    return {**dict(args.security_headers), HSTS[0]: HSTS[1]}
+
+
+def certificate_spec(args: MeshArgs, issuer: Issuer) -> Manifest:
+    """cert-manager writes the gateway's credential Secret, valid for every public host."""
+    return {
+        "secretName": args.tls_credential_name,
+        "dnsNames": public_hosts(args),
+        "issuerRef": {"group": "cert-manager.io", "kind": issuer.kind, "name": issuer.name},
+    }
+
+
+def rate_limit_spec(limit: RateLimit) -> Manifest:
+    """Envoy's local rate limit filter on the gateway's listeners, before the router: one token
+    bucket per gateway replica for every host; over the limit, 429."""
+    return {
+        "workloadSelector": {"labels": GATEWAY_SELECTOR},
+        "configPatches": [
+            {
+                "applyTo": "HTTP_FILTER",
+                "match": {
+                    "context": "GATEWAY",
+                    "listener": {
+                        "filterChain": {
+                            "filter": {
+                                "name": "envoy.filters.network.http_connection_manager",
+                                "subFilter": {"name": "envoy.filters.http.router"},
+                            }
+                        }
+                    },
+                },
+                "patch": {"operation": "INSERT_BEFORE", "value": rate_limit_filter(limit)},
+            }
+        ],
+    }
+
+
+def rate_limit_filter(limit: RateLimit, path: Path = RATE_LIMIT_FILE) -> Manifest:
+    """The Envoy filter of `path` with the token bucket of `limit`."""
+    envoy_filter: Manifest = yaml.safe_load(path.read_text())
+    bucket = {
+        "max_tokens": limit.rps * limit.burst_multiplier,
+        "tokens_per_fill": limit.rps,
+        "fill_interval": "1s",
+    }
+    return deep_merge(envoy_filter, {"typed_config": {"token_bucket": bucket}})
+
+
 def gateway_spec(args: MeshArgs) -> Manifest:
-    hosts = sorted({route.host for route in args.routes})
+    hosts = public_hosts(args)
     return {
         "selector": GATEWAY_SELECTOR,
         "servers": [
@@ -182,11 +276,13 @@ def virtual_service_spec(args: MeshArgs, host: str, gateway: str) -> Manifest:
     routes = sorted(
         (r for r in args.routes if r.host == host), key=lambda r: len(r.prefix), reverse=True
     )
+    headers = response_headers(args)
     http = []
     for route in routes:
         node = args.graph[route.service]
         http.append(
             {
+                **({"headers": {"response": {"set": headers}}} if headers else {}),
                 "name": route.service,
                 "match": [{"uri": {"prefix": route.prefix}}],
                 "route": [
@@ -271,13 +367,45 @@ class ServiceMesh(pulumi.ComponentResource):
                 )
         gateway = platform.name("gateway")
         custom("Gateway", "networking.istio.io/v1", f"{name}-gateway", gateway, gateway_spec(args))
-        for host in sorted({route.host for route in args.routes}):
+        for host in public_hosts(args):
             custom(
                 "VirtualService",
                 "networking.istio.io/v1",
                 f"{name}-vs-{slug(host)}",
                 platform.name(slug(host))[:63].rstrip("-"),
                 virtual_service_spec(args, host, gateway),
+            )
+        if args.certificate_issuer is not None:
+            # The gateway reads its credential from its own namespace.
+            kube(
+                k8s.apiextensions.CustomResource,
+                f"{name}-gateway-certificate",
+                opts=after_install,
+                api_version=CERTIFICATE_API,
+                kind="Certificate",
+                metadata=platform.metadata(
+                    "mesh",
+                    name=args.tls_credential_name,
+                    tier="service-mesh",
+                    namespace=args.ingress_namespace,
+                ),
+                spec=certificate_spec(args, args.certificate_issuer),
+            )
+        if args.rate_limit is not None:
+            # An EnvoyFilter applies to the workloads of its own namespace: the gateway's.
+            kube(
+                k8s.apiextensions.CustomResource,
+                f"{name}-gateway-rate-limit",
+                opts=after_install,
+                api_version=ENVOY_FILTER_API,
+                kind="EnvoyFilter",
+                metadata=platform.metadata(
+                    "mesh",
+                    name=platform.name("gateway-rate-limit"),
+                    tier="service-mesh",
+                    namespace=args.ingress_namespace,
+                ),
+                spec=rate_limit_spec(args.rate_limit),
             )
         if platform.monitoring_namespace:
             # Prometheus scrapes merged app + proxy metrics from every sidecar on 15020.
@@ -303,7 +431,7 @@ class ServiceMesh(pulumi.ComponentResource):
             ),
         )
         self.gateway = gateway
-        self.register_outputs({"gateway": gateway, "hosts": sorted({r.host for r in args.routes})})
+        self.register_outputs({"gateway": gateway, "hosts": public_hosts(args)})
 
     def _install(self, name: str, args: MeshArgs) -> list[pulumi.Resource]:
         """base -> cni -> istiod -> (ztunnel) -> gateway, each waiting for the one before."""

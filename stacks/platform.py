@@ -13,7 +13,9 @@ from components.engine import HftEngine, HftEngineArgs
 from components.graph import DependencyGraph
 from components.mesh import (
     CircuitBreaker,
+    Issuer,
     MeshArgs,
+    RateLimit,
     Route,
     ServiceMesh,
     gateway_entry,
@@ -84,7 +86,7 @@ def public_entry(settings: PlatformSettings) -> Peer:
 
 def mesh_args(settings: PlatformSettings, platform: Platform, graph: DependencyGraph) -> MeshArgs:
     mesh = settings.mesh
-    breaker = mesh.circuit_breaker
+    breaker, gateway = mesh.circuit_breaker, mesh.gateway
     return MeshArgs(
         platform=platform,
         graph=graph,
@@ -121,6 +123,16 @@ def mesh_args(settings: PlatformSettings, platform: Platform, graph: DependencyG
         gateway_wait=mesh.gateway.wait,
         gateway_wait_timeout=mesh.gateway.wait_timeout,
         max_replicas_cap=settings.cluster.max_replicas_cap,
+        certificate_issuer=Issuer(gateway.issuer.kind, gateway.issuer.name)
+        if gateway.issuer
+        else None,
+        rate_limit=RateLimit(gateway.rate_limit.rps, gateway.rate_limit.burst_multiplier)
+        if gateway.rate_limit
+        else None,
+        # The headers the balancer and the Ingress set (api.securityHeaders), on every host.
+        security_headers=tuple(settings.api.security_headers.items())
+        if gateway.security_headers
+        else (),
     )
 
 
@@ -197,8 +209,9 @@ def api_args(
         )
         if ingress.api_host is not None
         else None,
-        # With the mesh, its ingress gateway publishes the hosts instead.
-        ingress_enabled=ingress.enabled and not settings.mesh.enabled,
+        # Never with the mesh: the settings refuse api.ingress.enabled there (the gateway
+        # publishes the hosts).
+        ingress_enabled=ingress.enabled,
         security_headers=dict(api.security_headers),
     )
 

@@ -10,6 +10,8 @@ from stacks.offline import Recording, run_stack
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CRDS = SHARED / "crds"
+# CRDs of add-ons the platform uses but does not install (tests/crds/README.md).
+LOCAL_CRDS = Path(__file__).resolve().parent / "crds"
 KUBERNETES_VERSIONS = ("1.27", "1.33")  # seed 000 (kind) and seed 002 (OrbStack)
 
 

@@ -270,10 +270,16 @@ def test_ingress_publishes_the_api_with_tls_rate_limits_and_headers(
         assert {"kubernetes.io/metadata.name": "ingress-nginx"} in namespaces, name
 
 
-def test_with_the_mesh_its_gateway_replaces_the_ingress() -> None:
-    recording = run_stack("prod", {"api": {"ingress": INGRESS}, "mesh": {"enabled": True}})
-    assert recording.of_kind("Ingress") == []
-    assert recording.outputs["ingressHosts"] == []
+def test_with_the_mesh_the_ingress_is_refused_not_dropped() -> None:
+    """The gateway is the public entry with the mesh on: an enabled Ingress would render
+    nothing, so the setting is refused before any resource exists."""
+    assert_rejected(
+        {"api": {"ingress": INGRESS}, "mesh": {"enabled": True}},
+        "api.ingress.enabled",
+        "True",
+        "must be false while mesh.enabled",
+        stack="prod",
+    )
 
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)

@@ -397,3 +397,200 @@ def test_bad_real_cluster_settings_fail_before_any_resource(
     mesh: dict[str, Any], key: str, value: str, allowed: str
 ) -> None:
     assert_rejected({"mesh": mesh}, key, value, allowed)
+
+
+# The public entry in production (issue 15, item 3): cert-manager's certificate for the gateway's
+# credential, seed 001's rate limiting and security headers on every public host, the operator
+# frontend's route (seed 004), and settings that cannot apply with the mesh refused.
+
+
+def settings_of(stack: str) -> Any:
+    from stacks.config import load_settings, project_values
+    from stacks.offline import engine_value, stack_config
+
+    values = {k: engine_value(v) for k, v in stack_config(stack).items()}
+    return load_settings(project_values(values))
+
+
+def gateway_hosts(recording: Recording) -> list[str]:
+    (gateway,) = customs(recording, "Gateway").values()
+    (https,) = [s for s in gateway["spec"]["servers"] if s["port"]["protocol"] == "HTTPS"]
+    return sorted(https["hosts"])
+
+
+def test_cert_manager_issues_the_gateway_credential_for_every_public_host() -> None:
+    from dataclasses import replace
+
+    from components.mesh import Issuer
+
+    args = replace(ARGS, certificate_issuer=Issuer("Issuer", "internal-ca"))
+    recording = run_program(lambda: ServiceMesh("mesh", args))
+    (certificate,) = customs(recording, "Certificate").values()
+    assert certificate["apiVersion"] == "cert-manager.io/v1"
+    # The gateway reads its credential from the namespace of the gateway's pods.
+    assert certificate["metadata"]["namespace"] == "istio-ingress"
+    assert certificate["spec"]["secretName"] == "trading-tls"
+    assert certificate["spec"]["dnsNames"] == sorted({r.host for r in ARGS.routes})
+    assert certificate["spec"]["issuerRef"] == {
+        "group": "cert-manager.io",
+        "kind": "Issuer",
+        "name": "internal-ca",
+    }
+    # Without an issuer the Secret comes from elsewhere: no Certificate.
+    assert customs(run_program(lambda: ServiceMesh("mesh", ARGS)), "Certificate") == {}
+
+
+@pytest.mark.parametrize("stack_name", ["staging", "prod"])
+def test_production_gateway_credential_is_issued_for_the_hosts_it_serves(stack_name: str) -> None:
+    recording = run_stack(stack_name)
+    settings = settings_of(stack_name)
+    (certificate,) = customs(recording, "Certificate").values()
+    (gateway,) = customs(recording, "Gateway").values()
+    (https,) = [s for s in gateway["spec"]["servers"] if s["port"]["protocol"] == "HTTPS"]
+    assert certificate["spec"]["secretName"] == https["tls"]["credentialName"]
+    assert certificate["spec"]["dnsNames"] == gateway_hosts(recording)
+    gateway_release = releases_of(recording)["gateway"]
+    assert certificate["metadata"]["namespace"] == gateway_release["namespace"]
+    issuer = settings.mesh.gateway.issuer
+    assert certificate["spec"]["issuerRef"]["name"] == issuer.name
+    assert certificate["spec"]["issuerRef"]["kind"] == issuer.kind
+    # Created once the gateway's namespace exists (after the Istio charts).
+    (registration,) = [r for r in recording.resources if r.type.endswith(":Certificate")]
+    (release,) = [r for r in recording.resources if r.inputs.get("chart") == "gateway"]
+    assert release.urn in registration.dependencies
+
+
+def test_every_public_host_sends_the_security_headers(prod: Recording) -> None:
+    settings = settings_of("prod")
+    expected = {**settings.api.security_headers, "Strict-Transport-Security": "max-age=31536000"}
+    services = [v for v in customs(prod, "VirtualService").values() if v["spec"].get("gateways")]
+    assert sorted(h for v in services for h in v["spec"]["hosts"]) == gateway_hosts(prod)
+    for service in services:
+        for route in service["spec"]["http"]:
+            assert route["headers"]["response"]["set"] == expected, route["name"]
+
+
+def test_security_headers_can_be_switched_off() -> None:
+    recording = run_stack("prod", {"mesh": {"gateway": {"securityHeaders": False}}})
+    for service in customs(recording, "VirtualService").values():
+        assert all("headers" not in route for route in service["spec"]["http"])
+
+
+def test_one_rate_limit_on_the_gateway_covers_every_public_host() -> None:
+    overrides = {
+        "mesh": {"enabled": True, "gateway": {"rateLimit": {"rps": 7, "burstMultiplier": 3}}}
+    }
+    recording = run_stack("dev", overrides)
+    (limit,) = customs(recording, "EnvoyFilter").values()
+    (gateway,) = customs(recording, "Gateway").values()
+    # In the gateway's namespace (an EnvoyFilter binds workloads of its own namespace), on the
+    # pods the Gateway selects, for every listener of the gateway: no host or route match.
+    assert limit["metadata"]["namespace"] == releases_of(recording)["gateway"]["namespace"]
+    assert limit["spec"]["workloadSelector"]["labels"] == gateway["spec"]["selector"]
+    (patch,) = limit["spec"]["configPatches"]
+    assert patch["applyTo"] == "HTTP_FILTER"
+    assert patch["match"]["context"] == "GATEWAY"
+    assert set(patch["match"]) == {"context", "listener"}
+    assert patch["patch"]["operation"] == "INSERT_BEFORE"
+    assert patch["match"]["listener"]["filterChain"]["filter"]["subFilter"] == {
+        "name": "envoy.filters.http.router"
+    }
+    config = patch["patch"]["value"]["typed_config"]
+    assert config["@type"].endswith("local_ratelimit.v3.LocalRateLimit")
+    assert config["token_bucket"] == {"max_tokens": 21, "tokens_per_fill": 7, "fill_interval": "1s"}
+    for toggle in ("filter_enabled", "filter_enforced"):
+        assert config[toggle]["default_value"] == {"numerator": 100, "denominator": "HUNDRED"}
+
+
+def test_production_rate_limits_its_gateway(prod: Recording) -> None:
+    limit = settings_of("prod").mesh.gateway.rate_limit
+    (envoy_filter,) = customs(prod, "EnvoyFilter").values()
+    assert envoy_filter["apiVersion"] == "networking.istio.io/v1alpha3"
+    bucket = envoy_filter["spec"]["configPatches"][0]["patch"]["value"]["typed_config"]
+    assert bucket["token_bucket"]["tokens_per_fill"] == limit.rps
+    recording = run_stack("prod", {"mesh": {"gateway": {"rateLimit": None}}})
+    assert customs(recording, "EnvoyFilter") == {}
+
+
+def test_public_operator_frontend_is_routed_and_authorized_through_the_gateway(
+    prod: Recording,
+) -> None:
+    settings = settings_of("prod")
+    frontend = settings.ui.frontend
+    assert frontend.enabled and frontend.public
+    service = f"aegis-trader-{frontend.component}"
+    fqdn = f"{service}.trading-prod.svc.cluster.local"
+    destinations = [
+        (host, route["route"][0]["destination"])
+        for v in customs(prod, "VirtualService").values()
+        for host in v["spec"]["hosts"]
+        for route in v["spec"]["http"]
+    ]
+    hosts = [h for h, d in destinations if d == {"host": fqdn, "port": {"number": frontend.port}}]
+    assert hosts and set(hosts) <= set(gateway_hosts(prod))
+    policy = customs(prod, "AuthorizationPolicy")[service]["spec"]
+    principals = [
+        p for rule in policy["rules"] for s in rule["from"] for p in s["source"]["principals"]
+    ]
+    assert "cluster.local/ns/istio-ingress/sa/istio-ingressgateway" in principals
+    netpol = prod.get("NetworkPolicy", service).manifest()["spec"]
+    admitted = [
+        peer
+        for rule in netpol["ingress"]
+        for peer in rule["from"]
+        if peer.get("namespaceSelector", {})
+        .get("matchLabels", {})
+        .get("kubernetes.io/metadata.name")
+        == "istio-ingress"
+    ]
+    assert admitted, "the gateway's pods may not reach the frontend"
+
+
+def test_public_frontend_needs_a_gateway_route() -> None:
+    assert_rejected(
+        {"mesh": {"enabled": True}, "ui": {"frontend": {"enabled": True}}},
+        "ui.frontend.public",
+        "True",
+        "needs a mesh.gateway.routes entry with service 'operator-ui'",
+    )
+
+
+def test_route_to_a_private_frontend_is_refused() -> None:
+    assert_rejected(
+        {"ui": {"frontend": {"public": False}}},
+        "mesh.gateway.routes.3.service",
+        "operator-ui",
+        "not public (ui.frontend.public: false)",
+        stack="prod",
+    )
+
+
+BAD_PUBLIC_ENTRY: list[tuple[dict[str, Any], str, str, str]] = [
+    (
+        {"gateway": {"issuer": {"kind": "Vault", "name": "x"}}},
+        "mesh.gateway.issuer.kind",
+        "Vault",
+        "'ClusterIssuer' or 'Issuer'",
+    ),
+    (
+        {"gateway": {"issuer": {"name": "Not_A_Name"}}},
+        "mesh.gateway.issuer.name",
+        "Not_A_Name",
+        "DNS-1123 label",
+    ),
+    (
+        {"gateway": {"rateLimit": {"rps": 0, "burstMultiplier": 2}}},
+        "mesh.gateway.rateLimit.rps",
+        "0",
+        "between 1 and",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("mesh", "key", "value", "allowed"), BAD_PUBLIC_ENTRY, ids=[b[1] for b in BAD_PUBLIC_ENTRY]
+)
+def test_bad_public_entry_settings_fail_before_any_resource(
+    mesh: dict[str, Any], key: str, value: str, allowed: str
+) -> None:
+    assert_rejected({"mesh": mesh}, key, value, allowed)

@@ -95,7 +95,8 @@ def test_mesh_allows_exactly_the_declared_calls(prod: Recording) -> None:
     from_callers = {pair for pair in allowed if pair[0] != "istio-ingressgateway"}
     assert from_callers == expected
     public = {target for account, target in allowed if account == "istio-ingressgateway"}
-    assert public == {"nginx", "monitor-ui", "gui-gateway"}
+    # The balancer, the monitor UI, the operator gateway and the operator frontend (seed 004).
+    assert public == {"nginx", "monitor-ui", "gui-gateway", "operator-ui"}
 
 
 def test_namespace_is_enrolled_and_restricted(prod: Recording, dev: Recording) -> None:

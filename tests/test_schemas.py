@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from stacks.offline import Recording
-from tests.conftest import CRDS, KUBERNETES_VERSIONS
+from tests.conftest import CRDS, KUBERNETES_VERSIONS, LOCAL_CRDS
 from tests.kubeschema import validate as validate_strict
 
 RECOMMENDED = (
@@ -27,8 +27,8 @@ RECOMMENDED = (
 
 def is_custom(manifest: dict[str, Any]) -> bool:
     group = manifest["apiVersion"].split("/")[0]
-    return "/" in manifest["apiVersion"] and (
-        group.endswith("istio.io") or group.endswith("coreos.com")
+    return "/" in manifest["apiVersion"] and group.endswith(
+        ("istio.io", "coreos.com", "cert-manager.io")
     )
 
 
@@ -49,9 +49,10 @@ def test_builtin_objects_validate_strictly(stack: Recording, version: str) -> No
 
 @cache
 def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
-    """(apiVersion, kind) -> the CRD's schema, made strict (unknown fields rejected)."""
+    """(apiVersion, kind) -> the CRD's schema, made strict (unknown fields rejected): the shared
+    folder's (Istio, Prometheus operator) and this repository's (tests/crds: cert-manager)."""
     schemas: dict[tuple[str, str], dict[str, Any]] = {}
-    for path in CRDS.rglob("*.yaml"):
+    for path in [*CRDS.rglob("*.yaml"), *LOCAL_CRDS.rglob("*.yaml")]:
         # libyaml's loader: the CRD files are megabytes of YAML.
         for doc in yaml.load_all(path.read_text(), Loader=yaml.CSafeLoader):
             if not doc or doc.get("kind") != "CustomResourceDefinition":

@@ -45,7 +45,11 @@ def test_staging_has_its_own_namespace_cluster_and_hosts(
         (gateway,) = recording.of_kind("Gateway")
         return {h for server in gateway.manifest()["spec"]["servers"] for h in server["hosts"]}
 
-    assert hosts(staging) == {"api.staging.trading.example.com", "app.staging.trading.example.com"}
+    assert hosts(staging) == {
+        "api.staging.trading.example.com",
+        "app.staging.trading.example.com",
+        "operator.staging.trading.example.com",
+    }
     assert not hosts(staging) & hosts(prod)
     (gateway,) = staging.of_kind("Gateway")
     https = next(s for s in gateway.manifest()["spec"]["servers"] if s["port"]["number"] == 443)

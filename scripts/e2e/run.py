@@ -38,6 +38,9 @@ E2E_SETTINGS: dict[str, dict[str, Any]] = {
     "staging": {"observability": {"install": False}, "mesh": {"install": False}},
 }
 MONITORING_NAMESPACE = "monitoring"
+# With the mesh on and its charts off, the cluster's Istio gateway runs in this namespace: the
+# gateway's Certificate and rate limit are declared there.
+GATEWAY_NAMESPACE = "istio-ingress"
 # A routine change: an image tag, a replica count and a resource size (production's engine keeps
 # Guaranteed QoS, so its request moves with its limit).
 ROUTINE_CHANGE: dict[str, dict[str, Any]] = {
@@ -333,6 +336,8 @@ def leftovers(run: Run) -> list[str]:
 def run_stack(run: Run, bench: bool) -> None:
     run.configure(E2E_SETTINGS[run.stack])
     run.kubectl("create", "namespace", MONITORING_NAMESPACE)
+    if "mesh" in E2E_SETTINGS[run.stack]:
+        run.kubectl("create", "namespace", GATEWAY_NAMESPACE)
     if bench:
         kubectl_baseline(run)
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from stacks.settings.types import Model, NamespaceName, ResourceSettings, positive
+from stacks.settings.types import DnsLabel, Model, NamespaceName, ResourceSettings, positive
 from stacks.versions import CHARTS
 
 _DURATION = re.compile(r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$")
@@ -97,9 +97,34 @@ class RouteSettings(Model):
     service: str
 
 
+class IssuerSettings(Model):
+    """The cert-manager issuer that signs the gateway's certificate."""
+
+    # Issuer: a namespaced issuer, which must then live in mesh.ingressNamespace.
+    kind: Literal["ClusterIssuer", "Issuer"] = "ClusterIssuer"
+    name: DnsLabel
+
+
+class GatewayRateLimitSettings(Model):
+    """Envoy's local rate limit on the gateway: each replica refills `rps` tokens a second into
+    a bucket of `rps * burstMultiplier`; a request without a token gets 429. One bucket per
+    replica for all public hosts (not per client address)."""
+
+    rps: Annotated[int, positive("requests per second")]
+    burst_multiplier: Annotated[int, positive("a multiplier")]
+
+
 class GatewaySettings(Model):
-    tls_credential_name: str | None
+    # The TLS Secret in mesh.ingressNamespace the gateway serves every host with.
+    tls_credential_name: DnsLabel | None
+    # cert-manager issues tlsCredentialName for every public host (a Certificate in
+    # mesh.ingressNamespace); null: the Secret is provided another way (by hand, a secret store).
+    issuer: IssuerSettings | None = None
     routes: list[RouteSettings]
+    # One limit for every public host (seed 001's ingress rate limiting); null: none.
+    rate_limit: GatewayRateLimitSettings | None
+    # api.securityHeaders plus HSTS on every response of every public host (seed 001).
+    security_headers: bool = True
     # The gateway Service's type. LoadBalancer needs a load-balancer controller (cloud, MetalLB,
     # cloud-provider-kind) to hand out an address; ClusterIP (kubectl port-forward, or an external
     # balancer in front) where none. NodePort is refused, as for every Service (policy pack).

@@ -154,6 +154,42 @@ class PlatformSettings(Model):
             )
         return self
 
+    @model_validator(mode="after")
+    def _public_entry_fits_the_mesh(self) -> PlatformSettings:
+        """With the mesh on, its gateway is the only public entry: the Ingress cannot apply,
+        and the operator frontend is public exactly when a gateway route reaches it."""
+        if not self.mesh.enabled:
+            return self
+        if self.api.ingress.enabled:
+            raise ConfigError(
+                "api.ingress.enabled",
+                True,
+                "must be false while mesh.enabled: the Istio gateway publishes the hosts "
+                "(mesh.gateway.routes, with its TLS, rate limit and security headers); set "
+                "mesh.enabled: false to publish through the Ingress instead",
+            )
+        frontend = self.ui.frontend
+        if not frontend.enabled:
+            return self
+        routes = self.mesh.gateway.routes
+        routed = [i for i, r in enumerate(routes) if r.service == frontend.component]
+        if frontend.public and not routed:
+            raise ConfigError(
+                "ui.frontend.public",
+                True,
+                f"needs a mesh.gateway.routes entry with service {frontend.component!r} while "
+                "mesh.enabled (the gateway is the only way in); add the route with the "
+                "frontend's host, or set ui.frontend.public: false",
+            )
+        if not frontend.public and routed:
+            raise ConfigError(
+                f"mesh.gateway.routes.{routed[0]}.service",
+                frontend.component,
+                "routes to the operator frontend, which is not public (ui.frontend.public: "
+                "false); remove the route or set ui.frontend.public: true",
+            )
+        return self
+
     def autoscaler_metrics(self) -> dict[str, list[tuple[str, str]]]:
         """Every custom (Pods) and external metric an autoscaler of the stack uses, with the key
         that asks for it: {"custom": [(key, metric), ...], "external": [...]}."""
