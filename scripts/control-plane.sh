@@ -11,7 +11,7 @@
 # dev: one 4 CPU / 16 GiB node like the kind node; prod and staging (production sizing): eight
 # 16 CPU / 64 GiB workers over three zones, six labelled disktype=ssd
 # (scripts/e2e/cluster/nodes-<shape>.tsv). Each gets a default
-# StorageClass with a pool of volumes, the CRDs from ../shared/crds and tests/crds, and a
+# StorageClass with a pool of volumes, the CRDs from ../shared/crds and scripts/addon-crds.sh, and a
 # kubeconfig whose context is the stack's kubeContext. State lives in $E2E_STATE (default /tmp/aegis-e2e/<shape>).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -172,8 +172,9 @@ for i in $(seq -w 1 60); do
 done | kubectl apply -f - >/dev/null
 crds="$root/../shared/crds"
 if [ -d "$crds" ]; then
-  # Plus the CRDs of add-ons the platform uses without installing them (tests/crds: cert-manager).
-  find "$crds" "$root/tests/crds" -name '*.yaml' -print0 | sort -z \
+  # Plus the CRDs of add-ons the platform uses without installing them (cert-manager).
+  addon_crds=$(bash "$root/scripts/addon-crds.sh")
+  find "$crds" "$addon_crds" -name '*.yaml' -print0 | sort -z \
     | xargs -0 -n1 "$KUBE_DIR/kubectl" --kubeconfig "$kubeconfig" apply --server-side -f >/dev/null
   kubectl wait --for=condition=Established crd --all --timeout=60s >/dev/null
 else

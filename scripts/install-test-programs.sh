@@ -67,7 +67,11 @@ bash scripts/setup-venv.sh requirements-dev.txt
 # The collector tests/test_real_otel.py validates the collector configurations with, built from Go
 # modules at the pinned collector version (about 10 min cold, nothing when built). A failed build
 # only makes that test skip, naming the script.
+# The CRDs of add-ons (cert-manager) tests/test_schemas.py validates their objects against: a
+# download of seconds from the Go module proxy.
 if command -v go >/dev/null 2>&1; then
+  timeout 300 bash scripts/addon-crds.sh >/dev/null ||
+    echo "install-test-programs: scripts/addon-crds.sh failed; cert-manager objects not validated" >&2
   timeout 1800 bash scripts/otelcol-build.sh >/dev/null 2>&1 ||
     echo "install-test-programs: scripts/otelcol-build.sh failed; tests/test_real_otel.py skips" >&2
 fi

@@ -6,6 +6,8 @@ and review the diff of `rendered/`.
 
 from __future__ import annotations
 
+from typing import Any
+
 IMAGES: dict[str, str] = {
     # Seed 000's tested NATS server.
     "nats": "nats:2.11.6-alpine",
@@ -85,6 +87,18 @@ CHARTS: dict[str, dict[str, str]] = {
 # The collector distribution the opentelemetry-collector chart runs (tag: the chart's
 # appVersion); contrib carries the prometheus, elasticsearch and k8sattributes components.
 OTEL_COLLECTOR_IMAGE = "otel/opentelemetry-collector-contrib"
+
+# CRDs of add-ons the platform declares objects of but does not install (cert-manager's
+# Certificate for the mesh gateway). scripts/addon-crds.sh takes them from the published Go
+# module of the add-on into a cache outside the repository, for the schema tests and the e2e.
+ADDON_CRDS: dict[str, dict[str, Any]] = {
+    "cert-manager": {
+        "module": "github.com/cert-manager/cert-manager",
+        "version": "v1.21.1",
+        "group": "cert-manager.io",
+        "files": ["deploy/crds/cert-manager.io_certificates.yaml"],
+    },
+}
 
 # The end-to-end tools (scripts/e2e-tools.sh builds them from Go modules into a cache outside the
 # repository). The Go module proxy here serves only some versions; each line says what it serves.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,8 @@ from stacks.offline import Recording, run_stack
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CRDS = SHARED / "crds"
-# CRDs of add-ons the platform uses but does not install (tests/crds/README.md).
-LOCAL_CRDS = Path(__file__).resolve().parent / "crds"
+# CRDs of add-ons the platform uses but does not install (scripts/addon-crds.sh downloads them).
+ADDON_CRDS = Path(os.environ.get("E2E_CACHE", Path.home() / ".cache" / "aegis-e2e")) / "crds"
 KUBERNETES_VERSIONS = ("1.27", "1.33")  # seed 000 (kind) and seed 002 (OrbStack)
 
 

@@ -12,13 +12,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_a_missing_data_file_names_its_path(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="absent.yaml is missing"):
+    with pytest.raises(FileNotFoundError, match=r"absent\.yaml is missing"):
         data_path(str(tmp_path / "module.py"), "absent.yaml")
 
 
 def test_read_yaml_refuses_a_document_that_is_not_a_mapping(tmp_path: Path) -> None:
     (tmp_path / "list.yaml").write_text("- a\n- b\n")
-    with pytest.raises(ValueError, match="list.yaml: expected a mapping"):
+    with pytest.raises(ValueError, match=r"list\.yaml: expected a mapping"):
         read_yaml(str(tmp_path / "module.py"), "list.yaml")
 
 
