@@ -505,6 +505,15 @@ def pod_template(args: WorkloadArgs, checksum: pulumi.Input[str] | None) -> Mani
     if args.config and args.config_mount:
         volumes.append({"name": "config", "configMap": {"name": config_map}})
     volumes.extend(args.extra_volumes)
+    # A container may mount only what the pod has (e.g. an init container the pod's `tmp`).
+    known = {v["name"] for v in volumes} | {c.name for c in args.volume_claims}
+    for c in (main, *args.sidecars, *args.init_containers):
+        for mount in c.mounts:
+            if mount.volume not in known:
+                raise ValueError(
+                    f"{args.name}: container {c.name} mounts {mount.volume!r}; "
+                    f"the pod's volumes are {', '.join(sorted(known))}"
+                )
 
     spec: Manifest = {
         "serviceAccountName": args.name,
