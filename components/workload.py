@@ -42,7 +42,8 @@ class Platform:
     otlp_endpoint: str | None = None
     # Where public traffic enters (mesh ingress gateway or ingress controller pods).
     public_entry: Peer | None = None
-    # Components kept out of the service mesh (component name, or its prefix before `-<n>`).
+    # Components kept out of the service mesh (component name, or its prefix before `-<n>`);
+    # stacks.graph.mesh_opt_out resolves `mesh.optOut`'s graph names to them.
     mesh_opt_out: tuple[str, ...] = ()
     # ClusterSecretStore credentials come from (External Secrets); None: generated here.
     secret_store: str | None = None
@@ -66,10 +67,13 @@ class Platform:
             ports=ports,
             selector=self.selector(component),
             service_account=self.name(component),
+            component=component,
             **fields,
         )
 
     def out_of_mesh(self, component: str) -> bool:
+        """Whether the Kubernetes component (a Node's `component`, never its graph name) is kept
+        out of the mesh."""
         return any(component == c or component.startswith(f"{c}-") for c in self.mesh_opt_out)
 
     def access(
