@@ -2,7 +2,8 @@
 optional Ingress with TLS, rate limiting and security headers (seed 001).
 
 - Backend `{release}-backend` (port 8000, 4 uvicorn workers by default, `/health` probes) with the
-  connection settings of PostgreSQL, Redis, NATS and the ordered engine shard list.
+  connection settings of PostgreSQL, Redis, NATS and the ordered engine shard list; it registers
+  in the NATS KV bucket, so its init container `wait-for-kv-bucket` waits for the bucket.
 - Balancer `{release}-nginx` (nginx-unprivileged, port 8080, `location = /health`) whose upstream
   uses `least_conn` over the backend *pods*: it resolves the headless Service
   `{release}-backend-headless` through the cluster DNS (`server ... resolve`, nginx >= 1.27.3), so
@@ -188,7 +189,8 @@ def backend_env(args: ApiArgs) -> dict[str, EnvValue]:
         env.update(args.database.env())
     if args.cache is not None:
         env.update(args.cache.env())
-    env.update(args.bus.env())
+    if args.bus.registers(args.graph, BACKEND_NODE):
+        env.update(args.bus.env())
     env["ENGINE_SHARDS"] = ",".join(args.engine_shards)
     env["ENGINE_SHARD_COUNT"] = str(len(args.engine_shards))
     for key, value in args.graph.service_env(BACKEND_NODE).items():
@@ -365,6 +367,8 @@ class Api(pulumi.ComponentResource):
                 ),
                 replicas=args.backend.replicas,
                 autoscaling=args.backend.autoscaling,
+                # It registers in the bus's KV bucket: it starts once the bucket exists.
+                init_containers=args.bus.bucket_waits(args.graph, BACKEND_NODE),
                 network=platform.access(args.graph, BACKEND_NODE, scrape_ports=(backend_port,)),
             ),
             child,

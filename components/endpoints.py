@@ -12,17 +12,28 @@ from urllib.parse import urlsplit
 
 import pulumi
 
-from components.workload import EnvValue, SecretEnv
+from components.datafiles import read_text
+from components.graph import DependencyGraph
+from components.workload import Container, EnvValue, Mount, Resources, SecretEnv
+
+BUCKET_WAIT = "wait-for-kv-bucket"
 
 
 @dataclass(frozen=True)
 class BusEndpoint:
     """NATS: `url` is `nats://{release}-nats:4222`; `credentials_secret` (keys `user`,
-    `password`) is None where the bus allows anonymous clients (local)."""
+    `password`) is None where the bus allows anonymous clients (local).
+
+    `node` is the bus's name in the dependency graph. A service whose node calls it registers in
+    `bucket`, so it starts only once the bucket exists: `bucket_waits` is its init container,
+    run with the `nats` CLI of `cli_image` (nats-box) sized by `cli_resources`."""
 
     url: str
     bucket: str
+    cli_image: str
+    cli_resources: Resources
     credentials_secret: pulumi.Input[str] | None = None
+    node: str = "nats"
 
     def address(self) -> tuple[str, int]:
         """Host and port of `nats://host:port` (4222 when the URL names none)."""
@@ -35,6 +46,28 @@ class BusEndpoint:
             env["NATS_USER"] = SecretEnv(self.credentials_secret, "user")
             env["NATS_PASSWORD"] = SecretEnv(self.credentials_secret, "password")
         return env
+
+    def registers(self, graph: DependencyGraph, name: str) -> bool:
+        """Whether the graph's service `name` calls the bus, and so registers in the bucket."""
+        return self.node in graph[name].calls
+
+    def bucket_waits(self, graph: DependencyGraph, name: str) -> tuple[Container, ...]:
+        """`wait-for-kv-bucket` for a service that registers (none for one that doesn't): it
+        loops on `nats kv info <bucket>` with the service's own NATS settings and credentials
+        (from the Secret, as the KV Job gets them). Put it after any TCP wait for the bus."""
+        if not self.registers(graph, name):
+            return ()
+        return (
+            Container(
+                name=BUCKET_WAIT,
+                image=self.cli_image,
+                resources=self.cli_resources,
+                command=("sh", "-c", read_text(__file__, "scripts/wait-for-kv-bucket.sh")),
+                # The CLI's home on the pod's `tmp` scratch (the root filesystem is read-only).
+                env={**self.env(), "HOME": "/tmp"},
+                mounts=(Mount("tmp", "/tmp"),),
+            ),
+        )
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,13 @@ class ServicePort:
 
 @dataclass(frozen=True)
 class Node:
-    """A service: where it listens (no ports: a caller only, e.g. a Job) and whom it calls."""
+    """A service: where it listens (no ports: a caller only, e.g. a Job) and whom it calls.
+
+    `name` is how config and other nodes' `calls` name it; `component` is its one Kubernetes
+    identity (`{release}-{component}` objects, `app.kubernetes.io/name`), which `host`,
+    `selector` and `service_account` derive from, and which the mesh's opt-out matches. They
+    differ only where a seed named the service otherwise (graph `balancer`, component `nginx`).
+    """
 
     name: str
     host: str
@@ -44,6 +50,12 @@ class Node:
     public: bool = False
     external_egress: bool = False
     labels: Mapping[str, str] = field(default_factory=dict)
+    # Empty: the same as `name`.
+    component: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.component:
+            object.__setattr__(self, "component", self.name)
 
     @property
     def url(self) -> str:

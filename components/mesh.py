@@ -146,7 +146,8 @@ def fqdn(node: Node, namespace: str) -> str:
 
 
 def meshed(args: MeshArgs, node: Node) -> bool:
-    return not args.platform.out_of_mesh(node.name)
+    # By its Kubernetes component, as the Workload decides its pods' sidecar.
+    return not args.platform.out_of_mesh(node.component)
 
 
 def authorization_spec(args: MeshArgs, node: Node) -> Manifest | None:

@@ -333,7 +333,15 @@ class MessageBus(pulumi.ComponentResource):
                 pulumi.ResourceOptions(parent=self),
             )
 
-        self.endpoint = BusEndpoint(url=url, bucket=args.bucket, credentials_secret=secret_name)
+        self.endpoint = BusEndpoint(
+            url=url,
+            bucket=args.bucket,
+            # Registering services check the bucket with the Job's CLI, image and sizing.
+            cli_image=args.box_image,
+            cli_resources=args.job_resources,
+            credentials_secret=secret_name,
+            node=COMPONENT,
+        )
         self.url = url
         self.bucket = args.bucket
         self.register_outputs(

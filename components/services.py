@@ -3,8 +3,9 @@
 Each enabled entry becomes one `Workload`: `/healthz` liveness (30 s initial delay, 10 s period)
 and readiness (5 s, 5 s), `/metrics` on its port announced for scraping, the connection to NATS,
 PostgreSQL and Redis for the stores it declares in `calls` (credentials from their Secrets),
-`SERVICE_<NAME>_URL` for every service it calls, and an init container that waits for its
-callees (the graph's startup order). The catalogue itself is data (stacks/catalogue.yaml).
+`SERVICE_<NAME>_URL` for every service it calls, an init container that waits for its
+callees (the graph's startup order) and, for a service on the bus, one that waits for the KV
+bucket it registers in. The catalogue itself is data (stacks/catalogue.yaml).
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def service_env(args: TradingServicesArgs, service: TradingService) -> dict[str,
         "SERVICE_PORT": str(service.port),
         "SERVICE_LOG_LEVEL": service.log_level,
     }
-    if BUS in service.calls:
+    if args.bus.registers(args.graph, service.name):
         env.update(args.bus.env())
     if DATABASE in service.calls and args.database is not None:
         env.update(args.database.env())
@@ -137,7 +138,7 @@ def service_workload_args(args: TradingServicesArgs, service: TradingService) ->
         (wait_for_container("wait-for-deps", args.init_image, args.init_resources, waits),)
         if waits
         else ()
-    )
+    ) + args.bus.bucket_waits(args.graph, service.name)
     return WorkloadArgs(
         platform=args.platform,
         component=service.name,

@@ -131,7 +131,8 @@ def _probes(port: str, health_path: str | None) -> Probes:
 
 def monitor_api_args(args: UiArgs) -> WorkloadArgs:
     """`{release}-monitor-api` on 8100; config in its ConfigMap, NATS credentials from the
-    bus's Secret; `wait-for-nats` blocks until NATS answers."""
+    bus's Secret; `wait-for-nats` blocks until NATS answers, then `wait-for-kv-bucket` until
+    the bucket it registers in exists."""
     spec = args.monitor_api
     bus_env = args.bus.env()
     config = {
@@ -161,6 +162,8 @@ def monitor_api_args(args: UiArgs) -> WorkloadArgs:
             wait_for_container(
                 "wait-for-nats", args.init_image, args.init_resources, [(host, port)]
             ),
+            # Then the bucket it registers in (seed 000: the KV store comes first).
+            *args.bus.bucket_waits(args.graph, MONITOR_API),
         ),
         network=args.platform.access(args.graph, MONITOR_API),
     )

@@ -42,7 +42,8 @@ class Platform:
     otlp_endpoint: str | None = None
     # Where public traffic enters (mesh ingress gateway or ingress controller pods).
     public_entry: Peer | None = None
-    # Components kept out of the service mesh (component name, or its prefix before `-<n>`).
+    # Components kept out of the service mesh (component name, or its prefix before `-<n>`);
+    # stacks.graph.mesh_opt_out resolves `mesh.optOut`'s graph names to them.
     mesh_opt_out: tuple[str, ...] = ()
     # ClusterSecretStore credentials come from (External Secrets); None: generated here.
     secret_store: str | None = None
@@ -66,10 +67,13 @@ class Platform:
             ports=ports,
             selector=self.selector(component),
             service_account=self.name(component),
+            component=component,
             **fields,
         )
 
     def out_of_mesh(self, component: str) -> bool:
+        """Whether the Kubernetes component (a Node's `component`, never its graph name) is kept
+        out of the mesh."""
         return any(component == c or component.startswith(f"{c}-") for c in self.mesh_opt_out)
 
     def access(
@@ -505,6 +509,15 @@ def pod_template(args: WorkloadArgs, checksum: pulumi.Input[str] | None) -> Mani
     if args.config and args.config_mount:
         volumes.append({"name": "config", "configMap": {"name": config_map}})
     volumes.extend(args.extra_volumes)
+    # A container may mount only what the pod has (e.g. an init container the pod's `tmp`).
+    known = {v["name"] for v in volumes} | {c.name for c in args.volume_claims}
+    for c in (main, *args.sidecars, *args.init_containers):
+        for mount in c.mounts:
+            if mount.volume not in known:
+                raise ValueError(
+                    f"{args.name}: container {c.name} mounts {mount.volume!r}; "
+                    f"the pod's volumes are {', '.join(sorted(known))}"
+                )
 
     spec: Manifest = {
         "serviceAccountName": args.name,

@@ -69,11 +69,7 @@ def check_mesh(settings: PlatformSettings, graph: DependencyGraph) -> None:
                 route.service,
                 f"known services: {', '.join(services)}",
             )
-    for name in mesh.opt_out:
-        if not any(n == name or n.startswith(f"{name}-") for n in graph.names):
-            raise ConfigError(
-                "mesh.optOut", name, f"must name a service of the graph: {', '.join(services)}"
-            )
+    opt_out = mesh_opt_out(settings, graph)
     if settings.api.balancer.service_type == "LoadBalancer":
         raise ConfigError(
             "api.balancer.serviceType",
@@ -81,14 +77,54 @@ def check_mesh(settings: PlatformSettings, graph: DependencyGraph) -> None:
             "must be ClusterIP while mesh.enabled: the Istio gateway is the public entry, and "
             "plaintext from a LoadBalancer would bypass it and be refused by STRICT mTLS",
         )
-    platform = replace(platform_names(settings), mesh_opt_out=tuple(mesh.opt_out))
+    platform = replace(platform_names(settings), mesh_opt_out=opt_out)
     if mesh.mtls_mode != "STRICT":
         return
     for caller, callee in sorted(graph.pairs()):
-        if platform.out_of_mesh(caller) and not platform.out_of_mesh(callee):
+        if platform.out_of_mesh(graph[caller].component) and not platform.out_of_mesh(
+            graph[callee].component
+        ):
+            component = graph[caller].component
+            named = caller if component == caller else f"{caller} (component {component})"
             raise ConfigError(
                 "mesh.optOut",
                 caller,
-                f"{caller} calls {callee}, which accepts only mTLS (mtlsMode STRICT); "
+                f"{named} calls {callee}, which accepts only mTLS (mtlsMode STRICT); "
                 f"keep {caller} in the mesh or opt {callee} out too",
             )
+
+
+def _names(entry: str, name: str) -> bool:
+    """`entry` is `name`, or its prefix before `-<suffix>` (`hft-engine`: every shard)."""
+    return name == entry or name.startswith(f"{entry}-")
+
+
+def mesh_opt_out(settings: PlatformSettings, graph: DependencyGraph) -> tuple[str, ...]:
+    """`mesh.optOut` as Kubernetes component names, which the pods' sidecar opt-out and the
+    mesh's policies both match. An entry names services by component (`nginx`) or by graph name
+    (`balancer`, resolved to its component), exactly or as a prefix before `-<n>`; an entry that
+    names neither is a ConfigError. Empty when the mesh is off."""
+    if not settings.mesh.enabled:
+        return ()
+    nodes = [graph[n] for n in graph.names]
+    resolved: list[str] = []
+    for entry in settings.mesh.opt_out:
+        if any(_names(entry, node.component) for node in nodes):
+            resolved.append(entry)
+            continue
+        components = sorted({node.component for node in nodes if _names(entry, node.name)})
+        if not components:
+            known = ", ".join(
+                sorted(
+                    n.name if n.name == n.component else f"{n.name} ({n.component})"
+                    for n in nodes
+                    if n.ports
+                )
+            )
+            raise ConfigError(
+                "mesh.optOut",
+                entry,
+                f"must name a service of the graph by its name or Kubernetes component: {known}",
+            )
+        resolved.extend(components)
+    return tuple(dict.fromkeys(resolved))

@@ -28,7 +28,7 @@ from components.release import ReleaseRecord, ReleaseRecordArgs
 from components.services import TradingServices
 from components.ui import Ui
 from components.workload import Platform
-from stacks.graph import build_graph
+from stacks.graph import build_graph, mesh_opt_out
 from stacks.observability import compose_observability, otlp_endpoint, watch_workloads
 from stacks.settings import PlatformSettings
 
@@ -243,7 +243,7 @@ def deploy(settings: PlatformSettings) -> None:
         monitoring_namespace=settings.scrape_namespace,
         otlp_endpoint=otlp_endpoint(settings),
         public_entry=public_entry(settings),
-        mesh_opt_out=tuple(settings.mesh.opt_out) if settings.mesh.enabled else (),
+        mesh_opt_out=mesh_opt_out(settings, graph),
         secret_store=settings.secrets.external_store,
     )
     # The mesh comes first: pods created before istiod would start without their sidecar.

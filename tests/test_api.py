@@ -309,7 +309,13 @@ def api_args(**overrides: Any) -> ApiArgs:
         backend=BackendArgs(image="hft-backend:1", resources=SMALL),
         balancer=BalancerArgs(image="nginx:1", resources=SMALL),
         engine_shards=("rel-hft-engine-0:50051", "rel-hft-engine-1:50051"),
-        bus=BusEndpoint("nats://rel-nats:4222", "registry", credentials_secret="rel-nats-auth"),
+        bus=BusEndpoint(
+            "nats://rel-nats:4222",
+            "registry",
+            "nats-box:1",
+            SMALL,
+            credentials_secret="rel-nats-auth",
+        ),
         database=DatabaseEndpoint("rel-postgres", 5432, "trading", "app", "rel-postgres-app"),
         cache=CacheEndpoint("rel-redis", 6379, "rel-redis-auth"),
         ingress=IngressArgs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import jsonschema
@@ -14,6 +15,7 @@ from stacks.errors import ConfigError
 from stacks.offline import Recording, run_program, run_stack
 from tests.conftest import CRDS
 from tests.helpers import assert_rejected
+from tests.test_network import graph_of
 from tests.test_schemas import crd_schemas
 
 NS = "trading"
@@ -594,3 +596,88 @@ def test_bad_public_entry_settings_fail_before_any_resource(
     mesh: dict[str, Any], key: str, value: str, allowed: str
 ) -> None:
     assert_rejected({"mesh": mesh}, key, value, allowed)
+
+
+# One identity per service (issue 13, item 4): the balancer is graph `balancer`, component
+# `nginx`; `mesh.optOut` takes either and applies to both its pods and its policy.
+
+DEFAULT_OPT_OUT = ["nats", "redis", "hft-engine"]
+BALANCER = "aegis-trader-nginx"
+
+
+def with_opt_out(entry: str, mtls: str = "PERMISSIVE") -> dict[str, Any]:
+    # STRICT refuses it: the balancer calls the meshed backend (below).
+    return {"mesh": {"enabled": True, "mtlsMode": mtls, "optOut": [*DEFAULT_OPT_OUT, entry]}}
+
+
+@functools.cache
+def opted_out(entry: str) -> Recording:
+    """The dev stack with the mesh on and the balancer opted out as `entry` (run once)."""
+    return run_stack("dev", with_opt_out(entry))
+
+
+def policy_targets(recording: Recording) -> set[str]:
+    return {
+        p.manifest()["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"]
+        for p in recording.of_kind("AuthorizationPolicy")
+        if p.manifest()["spec"]
+    }
+
+
+@pytest.mark.parametrize("entry", ["balancer", "nginx"])
+def test_opting_the_balancer_out_removes_its_sidecar_and_its_policy(entry: str) -> None:
+    """Before, `balancer` dropped the policy but kept the sidecar (allow-nothing then refused the
+    gateway), and `nginx` was rejected."""
+    recording = opted_out(entry)
+    pod = recording.get("Deployment", BALANCER).manifest()["spec"]["template"]["metadata"]
+    assert pod["annotations"]["sidecar.istio.io/inject"] == "false"
+    assert pod["labels"]["istio.io/dataplane-mode"] == "none"
+    targets = policy_targets(recording)
+    assert "nginx" not in targets
+    # Its callee stays in the mesh with both: a sidecar and its ALLOW policy.
+    assert "backend" in targets
+    backend = recording.get("Deployment", "aegis-trader-backend").manifest()["spec"]["template"]
+    assert "sidecar.istio.io/inject" not in backend["metadata"].get("annotations", {})
+
+
+def test_both_names_of_the_balancer_opt_out_the_same() -> None:
+    by_name, by_component = (
+        {r.urn: r.manifest() for r in opted_out(entry).kubernetes_objects()}
+        for entry in ("balancer", "nginx")
+    )
+    assert by_name == by_component
+
+
+def test_in_the_mesh_the_balancer_keeps_its_sidecar_and_policy() -> None:
+    recording = run_stack("dev", {"mesh": {"enabled": True}})
+    pod = recording.get("Deployment", BALANCER).manifest()["spec"]["template"]["metadata"]
+    assert "sidecar.istio.io/inject" not in pod.get("annotations", {})
+    assert "nginx" in policy_targets(recording)
+
+
+def test_strict_mtls_refuses_the_balancer_out_of_the_mesh_by_either_name() -> None:
+    for entry in ("balancer", "nginx"):
+        message = assert_rejected(
+            with_opt_out(entry, "STRICT"), "mesh.optOut", "balancer", "accepts only mTLS"
+        )
+        assert "nginx" in message  # the Kubernetes name the operator sees, too
+
+
+def test_opt_out_of_an_unknown_service_lists_both_names() -> None:
+    message = assert_rejected(
+        with_opt_out("ghost"), "mesh.optOut", "ghost", "by its name or Kubernetes component"
+    )
+    assert "balancer (nginx)" in message
+
+
+def test_every_graph_node_is_its_components_kubernetes_identity() -> None:
+    """URLs, selectors and mesh principals derive from the node's component."""
+    graph = graph_of("prod")
+    assert graph["balancer"].component == "nginx"
+    for name in graph.names:
+        node = graph[name]
+        assert node.host == f"aegis-trader-{node.component}", name
+        assert node.service_account == node.host, name
+        assert node.selector["app.kubernetes.io/name"] == node.component, name
+        if node.ports:
+            assert node.url.split("://")[1].startswith(f"{node.host}:"), name

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
-from components.messaging import gomemlimit
+from components.messaging import ADMIN_CLIENTS, gomemlimit
 from stacks.offline import Recording, is_secret
 from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec
+from tests.test_network import graph_of
 
 NATS = "aegis-trader-nats"
 
@@ -184,3 +186,67 @@ def test_bad_bus_config_fails_before_any_resource(
     bus: dict[str, Any], key: str, value: str, allowed: str
 ) -> None:
     assert_rejected({"messageBus": bus}, key, value, allowed)
+
+
+# --- services that register in the KV bucket wait for it (seed 000, issue 15) -----------------
+
+BUCKET_WAIT = "wait-for-kv-bucket"
+NAME = "app.kubernetes.io/name"
+
+
+def bucket_told(recording: Recording, pod: dict[str, Any]) -> str | None:
+    """The NATS_KV_BUCKET a pod's main container is given (its env or its ConfigMap), if any."""
+    main = pod["containers"][0]
+    if "NATS_KV_BUCKET" in env_of(main):
+        return str(env_of(main)["NATS_KV_BUCKET"])
+    for source in main.get("envFrom", []):
+        data = manifest(recording, "ConfigMap", source["configMapRef"]["name"])["data"]
+        if "NATS_KV_BUCKET" in data:
+            return str(data["NATS_KV_BUCKET"])
+    return None
+
+
+def test_every_service_that_registers_waits_for_the_kv_bucket(stack: Recording) -> None:
+    """Seed 000: "KV store must be initialized before services can register". Whoever is told the
+    bucket (NATS_KV_BUCKET) loops on `nats kv info` of the bucket the Job creates, on the Job's
+    server and credentials, after its TCP waits; whoever isn't told it has no such wait."""
+    job = container(stack, "Job", "aegis-trader-create-kv-bucket", "create-kv-bucket")
+    created = re.search(r"nats kv add (\S+)", job["command"][-1])
+    assert created is not None
+    job_env = env_of(job)
+    registering = set()
+    for kind in ("Deployment", "StatefulSet"):
+        for registration in stack.of_kind(kind):
+            name = registration.object_name
+            pod = registration.manifest()["spec"]["template"]["spec"]
+            inits = pod.get("initContainers", [])
+            waits = [c for c in inits if c["name"] == BUCKET_WAIT]
+            bucket = bucket_told(stack, pod)
+            if bucket is None:
+                assert waits == [], name
+                continue
+            assert bucket == created[1] == stack.outputs["natsKvBucket"], name
+            assert inits[-1]["name"] == BUCKET_WAIT, f"{name}: the bucket wait runs last"
+            (wait,) = waits
+            env = env_of(wait)
+            assert env["NATS_KV_BUCKET"] == bucket, name
+            assert env["NATS_URL"] == job_env["NATS_URL"] == stack.outputs["natsUrl"], name
+            for key in ("NATS_USER", "NATS_PASSWORD"):  # the Secret's, as the Job's
+                assert env.get(key) == job_env.get(key), (name, key)
+            assert wait["image"] == job["image"], name  # nats-box, as the Job
+            assert wait["resources"] == job["resources"], name
+            assert wait["command"][:2] == ["sh", "-c"], name
+            assert 'nats kv info "$NATS_KV_BUCKET"' in wait["command"][-1], name
+            registering.add(registration.manifest()["spec"]["selector"]["matchLabels"][NAME])
+    # The same set from the graph: every service that calls the bus, but the bus's own clients.
+    graph = graph_of(stack.stack)
+    callers = {n.selector[NAME] for n in graph.callers("nats") if n.name not in ADMIN_CLIENTS}
+    assert registering == callers
+    assert {"monitor-api", "backend", "execution-engine"} <= registering
+
+
+def test_production_bucket_wait_authenticates_from_the_secret(prod: Recording) -> None:
+    wait = container(prod, "Deployment", "aegis-trader-backend", BUCKET_WAIT)
+    assert env_of(wait)["NATS_PASSWORD"] == {
+        "secretKeyRef": {"name": "aegis-trader-nats-auth", "key": "password"}
+    }

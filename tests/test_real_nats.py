@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nats
 import pytest
@@ -40,6 +41,7 @@ from tests.real.pod import (
     rewrite,
     run_async,
     running,
+    stop,
     version,
     wait_until,
 )
@@ -227,8 +229,8 @@ def test_cluster_enforces_the_credentials(cluster: Cluster) -> None:
     assert "Authorization Violation" in connects(client, "trading", cluster.password[:-1])
 
 
-def run_job(cluster: Cluster, tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    spec = container(cluster.recording, "Job", JOB, "create-kv-bucket")
+def cli_env(cluster: Cluster, spec: dict[str, Any], tmp_path: Path) -> dict[str, str]:
+    """The container's environment with the `nats` stand-in on PATH and node 0 as the server."""
     secrets = secrets_with(cluster.recording, referenced_secrets(spec), cluster.password or "")
     env = container_env(spec, secrets, {})
     # The Service's name does not resolve here: the client port of node 0 stands in for it.
@@ -243,6 +245,12 @@ def run_job(cluster: Cluster, tmp_path: Path) -> subprocess.CompletedProcess[str
     env = base_env(env)
     env["PATH"] = f"{shim}{os.pathsep}{env['PATH']}"
     env["PYTHONPATH"] = str(REPO)
+    return env
+
+
+def run_job(cluster: Cluster, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    spec = container(cluster.recording, "Job", JOB, "create-kv-bucket")
+    env = cli_env(cluster, spec, tmp_path)
     return subprocess.run(spec["command"], env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -275,3 +283,37 @@ def test_kv_job_script_creates_the_bucket_once(cluster: Cluster, tmp_path: Path)
     assert f"--replicas={replicas}" in script and f"--history={history}" in script
     assert replicas == 3
     assert value == b"hft-engine-0:50051"
+
+
+def test_registering_services_start_only_once_the_job_made_the_bucket(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    """Seed 000's start order (issue 15): the backend's `wait-for-kv-bucket`, against the real
+    cluster with its own credentials, still waits while JetStream has no bucket and passes once
+    the KV Job has created it."""
+    spec = container(cluster.recording, "Deployment", "aegis-trader-backend", "wait-for-kv-bucket")
+    env = cli_env(cluster, spec, tmp_path)
+    wait_until(lambda: formed(cluster.ports[0].monitor), 30, "a formed cluster")
+    early = subprocess.Popen(
+        spec["command"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        early.wait(5)
+    except subprocess.TimeoutExpired:
+        stop(early)
+        assert early.stdout is not None
+        assert "waiting for KV bucket service_registry" in early.stdout.read().decode()
+    else:
+        pytest.fail("the bucket wait passed before the bucket existed")
+    finally:
+        if early.stdout is not None:
+            early.stdout.close()
+    job = run_job(cluster, tmp_path)
+    assert job.returncode == 0, job.stdout + job.stderr
+    done = subprocess.run(spec["command"], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "KV bucket service_registry is ready" in done.stdout

@@ -1,7 +1,8 @@
 """Every shell script the platform embeds (container and init-container commands, Jobs,
 CronJobs, exec probes and hooks, `*.sh` files in ConfigMaps) passes `sh -n` under busybox and
 dash and shellcheck (errors and warnings) in its dialect; the wait-for init containers' loops
-run against a listening and a closed loopback port (issue 14).
+run against a listening and a closed loopback port (issue 14); the KV-bucket wait loops on a
+stand-in `nats` until it finds the bucket (issue 15).
 
 The images run busybox ash (alpine, busybox), so POSIX `sh` is shellcheck's dialect; the
 PostgreSQL init script is sourced by the image's bash entrypoint, so it is checked as bash.
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 
 from stacks.offline import Recording
-from tests.real.pod import free_port, program, running, stop
+from tests.real.pod import container_env, free_port, program, referenced_secrets, running, stop
 
 pytestmark = pytest.mark.real
 
@@ -216,3 +217,102 @@ def test_wait_for_loops_pass_a_listening_port_and_wait_on_a_closed_one(
         finally:
             if waiting.stdout is not None:
                 waiting.stdout.close()
+
+
+def bucket_waits(recording: Recording) -> list[tuple[str, dict[str, Any]]]:
+    found = []
+    for kind in POD_KINDS:
+        for registration in recording.of_kind(kind):
+            manifest = registration.manifest()
+            for c in pod_template(manifest).get("initContainers", []):
+                if c["name"] == "wait-for-kv-bucket":
+                    found.append((f"{kind}/{manifest['metadata']['name']}", c))
+    assert found, f"{recording.stack}: no wait-for-kv-bucket init container"
+    return found
+
+
+FAKE_NATS = """#!/bin/sh
+# `nats` stand-in: records its arguments and environment; fails until the attempt numbered
+# $SUCCEED_ON (never when unset), as the real CLI does while the bucket is missing.
+n=$(($(cat "$STATE/count" 2>/dev/null || echo 0) + 1))
+echo "$n" > "$STATE/count"
+echo "$* url=$NATS_URL user=${NATS_USER:-} password=${NATS_PASSWORD:-}" >> "$STATE/calls"
+if [ -n "${SUCCEED_ON:-}" ] && [ "$n" -ge "$SUCCEED_ON" ]; then
+  echo "Information for Key-Value Store Bucket $3"
+  exit 0
+fi
+echo "nats: error: nats: bucket not found" >&2
+exit 1
+"""
+
+
+def fake_nats(tmp_path: Path) -> tuple[Path, Path]:
+    shim, state = tmp_path / "bin", tmp_path / "state"
+    shim.mkdir()
+    state.mkdir()
+    (shim / "nats").write_text(FAKE_NATS)
+    (shim / "nats").chmod(0o755)
+    return shim, state
+
+
+@pytest.mark.parametrize("shell", ["busybox", "dash"])
+def test_bucket_wait_loops_until_nats_finds_the_bucket(
+    prod: Recording, shell: str, tmp_path: Path
+) -> None:
+    """Seed 000's start order (issue 15): the registering services' init container passes once
+    `nats kv info <bucket>` succeeds, with the container's own server and credentials, and
+    tells why it still waits (the CLI's last line) meanwhile."""
+    argv = [program("busybox"), "sh"] if shell == "busybox" else [program("dash")]
+    (where, wait), *_ = bucket_waits(prod)
+    env = container_env(wait, {"aegis-trader-nats-auth": {"user": "trading", "password": "pw"}}, {})
+    shim, state = fake_nats(tmp_path)
+    run_env = {
+        **env,
+        "PATH": f"{shim}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "STATE": str(state),
+        "SUCCEED_ON": "2",
+    }
+    assert wait["command"][:2] == ["sh", "-c"]
+    done = subprocess.run(
+        [*argv, "-c", wait["command"][2]], env=run_env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, f"{where}: {done.stdout}{done.stderr}"
+    calls = (state / "calls").read_text().splitlines()
+    expected = "kv info service_registry url=nats://aegis-trader-nats:4222 user=trading password=pw"
+    assert calls == [expected, expected], where
+    assert "waiting for KV bucket service_registry" in done.stdout
+    assert "bucket not found" in done.stdout  # why it waits
+    assert done.stdout.rstrip().endswith("KV bucket service_registry is ready")
+
+
+@pytest.mark.parametrize("shell", ["busybox", "dash"])
+def test_bucket_wait_keeps_waiting_while_the_bucket_is_missing(
+    stack: Recording, shell: str, tmp_path: Path
+) -> None:
+    argv = [program("busybox"), "sh"] if shell == "busybox" else [program("dash")]
+    # One script for every registering service: its settings come from the environment.
+    scripts = {c["command"][2] for _, c in bucket_waits(stack)}
+    (script,) = scripts
+    (where, wait), *_ = bucket_waits(stack)
+    secrets = {name: {"user": "u", "password": "p"} for name in referenced_secrets(wait)}
+    env = container_env(wait, secrets, {})
+    shim, state = fake_nats(tmp_path)
+    waiting = subprocess.Popen(
+        [*argv, "-c", script],
+        env={**env, "PATH": f"{shim}:/usr/bin:/bin", "HOME": str(tmp_path), "STATE": str(state)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        waiting.wait(2.5)
+    except subprocess.TimeoutExpired:
+        stop(waiting)
+        assert waiting.stdout is not None
+        assert "waiting for KV bucket" in waiting.stdout.read().decode(), where
+    else:
+        pytest.fail(f"{where} did not wait for a missing bucket")
+    finally:
+        if waiting.stdout is not None:
+            waiting.stdout.close()

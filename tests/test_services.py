@@ -165,7 +165,9 @@ def test_env_wires_the_stores_and_the_services_it_calls(stack: Recording) -> Non
 
 
 def test_init_container_waits_for_every_callee(stack: Recording) -> None:
-    (init,) = pod_spec(stack, "Deployment", full("execution-engine"))["initContainers"]
+    # Then, as it is on the bus, the KV bucket it registers in (tests/test_messaging.py).
+    init, bucket = pod_spec(stack, "Deployment", full("execution-engine"))["initContainers"]
+    assert bucket["name"] == "wait-for-kv-bucket"
     assert init["name"] == "wait-for-deps"
     assert init["image"] == "busybox:1.36"
     script = init["command"][-1]

@@ -44,8 +44,10 @@ def test_monitor_api_keeps_seed_000_name_port_selector_and_config(stack: Recordi
     assert "checksum/config" in template["metadata"]["annotations"]
 
 
-def test_monitor_api_waits_for_nats(stack: Recording) -> None:
-    (init,) = pod_spec(stack, "Deployment", API)["initContainers"]
+def test_monitor_api_waits_for_nats_then_for_its_kv_bucket(stack: Recording) -> None:
+    # Seed 000's `wait-for-nats` as it was, then the bucket it registers in (tests/test_messaging).
+    init, bucket = pod_spec(stack, "Deployment", API)["initContainers"]
+    assert bucket["name"] == "wait-for-kv-bucket"
     assert init["name"] == "wait-for-nats"
     assert init["image"] == "busybox:1.36"
     assert "until nc -z -w 2 aegis-trader-nats 4222" in init["command"][-1]
@@ -143,7 +145,9 @@ def _record(frontend: FrontendSpec | None = None, secret: str | None = None) -> 
     args = UiArgs(
         platform=PLATFORM,
         graph=_graph(frontend),
-        bus=BusEndpoint("nats://rel-nats:4222", "registry", secret),
+        bus=BusEndpoint(
+            "nats://rel-nats:4222", "registry", "nats-box:1", SMALL, credentials_secret=secret
+        ),
         monitor_api=MonitorSpec("reg/api:1", Resources("1", "2Gi", "1", "2Gi")),
         monitor_ui=MonitorSpec(
             "reg/ui:1", Resources("500m", "1Gi", "500m", "1Gi"), api_url="https://mon.example"

@@ -12,6 +12,7 @@ from components.network import NetworkAccess, Peer
 from components.workload import (
     Autoscaling,
     Container,
+    Mount,
     Platform,
     Resources,
     Security,
@@ -19,6 +20,7 @@ from components.workload import (
     Workload,
     WorkloadArgs,
     http_probes,
+    pod_template,
 )
 from stacks.offline import Recording, run_program
 from tests.kubeschema import validate_each
@@ -288,3 +290,15 @@ def test_a_sidecar_runs_as_its_own_user_beside_a_low_uid_pod() -> None:
     assert "runAsUser" not in containers["api"]["securityContext"]
     plain = body(record(BASE), "Deployment")["spec"]["template"]["spec"]["containers"][0]
     assert "runAsUser" not in plain["securityContext"]
+
+
+def test_a_container_may_mount_only_the_pods_volumes() -> None:
+    """An init container (such as the KV-bucket wait) mounts the pod's `tmp` scratch; a pod
+    without it would be refused by the API server, so the pattern refuses it first."""
+    init = Container(
+        name="wait", image="example/cli:1", resources=MAIN.resources, mounts=(Mount("tmp", "/tmp"),)
+    )
+    pod = pod_template(replace(BASE, init_containers=(init,)), None)["spec"]
+    assert pod["initContainers"][0]["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
+    with pytest.raises(ValueError, match="container wait mounts 'tmp'"):
+        pod_template(replace(BASE, init_containers=(init,), scratch=()), None)

@@ -164,7 +164,9 @@ class MeshSettings(Model):
     istiod_resources: ResourceSettings
     gateway_resources: ResourceSettings
     proxy_resources: ResourceSettings
-    # Components kept out of the mesh (e.g. NATS routes, the engine's UDP feed).
+    # Services kept out of the mesh (e.g. NATS routes, the engine's UDP feed), by graph name or
+    # Kubernetes component (the balancer is `balancer` or `nginx`), or the prefix of either
+    # before `-<n>` (`hft-engine`: every shard). Both their sidecar and their policy go.
     opt_out: list[str] = []
     timeout: Duration
     retries: RetrySettings
