@@ -12,11 +12,6 @@ from components.endpoints import BusEndpoint, CacheEndpoint, DatabaseEndpoint
 from components.engine import HftEngine, HftEngineArgs
 from components.graph import DependencyGraph
 from components.mesh import (
-    CircuitBreaker,
-    Issuer,
-    MeshArgs,
-    RateLimit,
-    Route,
     ServiceMesh,
     gateway_entry,
     namespace_labels,
@@ -82,58 +77,6 @@ def public_entry(settings: PlatformSettings) -> Peer:
     if settings.mesh.enabled:
         return gateway_entry(settings.mesh.ingress_namespace)
     return Peer({"app.kubernetes.io/name": "ingress-nginx"}, (), "ingress-nginx")
-
-
-def mesh_args(settings: PlatformSettings, platform: Platform, graph: DependencyGraph) -> MeshArgs:
-    mesh = settings.mesh
-    breaker, gateway = mesh.circuit_breaker, mesh.gateway
-    return MeshArgs(
-        platform=platform,
-        graph=graph,
-        namespace=settings.namespace,
-        install=mesh.install,
-        mode=mesh.mode,
-        mtls_mode=mesh.mtls_mode,
-        chart_version=mesh.chart_version,
-        chart_repo=mesh.chart_repo,
-        system_namespace=mesh.system_namespace,
-        ingress_namespace=mesh.ingress_namespace,
-        istiod_resources=mesh.istiod_resources.build(),
-        gateway_resources=mesh.gateway_resources.build(),
-        proxy_resources=mesh.proxy_resources.build(),
-        timeout=mesh.timeout,
-        retry_attempts=mesh.retries.attempts,
-        per_try_timeout=mesh.retries.per_try_timeout,
-        retry_on=mesh.retries.retry_on,
-        circuit_breaker=CircuitBreaker(
-            max_connections=breaker.max_connections,
-            http1_max_pending_requests=breaker.http1_max_pending_requests,
-            http2_max_requests=breaker.http2_max_requests,
-            max_requests_per_connection=breaker.max_requests_per_connection,
-            consecutive_5xx_errors=breaker.consecutive_5xx_errors,
-            interval=breaker.interval,
-            base_ejection_time=breaker.base_ejection_time,
-            max_ejection_percent=breaker.max_ejection_percent,
-        ),
-        tls_credential_name=mesh.gateway.tls_credential_name or "",
-        routes=tuple(Route(r.host, r.prefix, r.service) for r in mesh.gateway.routes),
-        istio_platform=mesh.platform,
-        native_sidecars=mesh.native_sidecars,
-        gateway_service_type=mesh.gateway.service_type,
-        gateway_wait=mesh.gateway.wait,
-        gateway_wait_timeout=mesh.gateway.wait_timeout,
-        max_replicas_cap=settings.cluster.max_replicas_cap,
-        certificate_issuer=Issuer(gateway.issuer.kind, gateway.issuer.name)
-        if gateway.issuer
-        else None,
-        rate_limit=RateLimit(gateway.rate_limit.rps, gateway.rate_limit.burst_multiplier)
-        if gateway.rate_limit
-        else None,
-        # The headers the balancer and the Ingress set (api.securityHeaders), on every host.
-        security_headers=tuple(settings.api.security_headers.items())
-        if gateway.security_headers
-        else (),
-    )
 
 
 def engine_args(
@@ -249,7 +192,15 @@ def deploy(settings: PlatformSettings) -> None:
     # The mesh comes first: pods created before istiod would start without their sidecar.
     ready: list[pulumi.Resource] = [namespace]
     if settings.mesh.enabled:
-        ready.append(ServiceMesh("service-mesh", mesh_args(settings, platform, graph), opts))
+        mesh_args = settings.mesh.build(
+            platform,
+            graph,
+            namespace=settings.namespace,
+            # The headers the balancer and the Ingress set (api.securityHeaders), on every host.
+            security_headers=dict(settings.api.security_headers),
+            max_replicas_cap=settings.cluster.max_replicas_cap,
+        )
+        ready.append(ServiceMesh("service-mesh", mesh_args, opts))
     # Tiers in dependency order; each gets typed args and the outputs of the tiers it needs.
     tier_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=ready))
     # Workloads declared from here on are checked for metrics ports to scrape (observability).

@@ -9,7 +9,16 @@ import jsonschema
 import pytest
 
 from components.graph import DependencyGraph, Node, ServicePort
-from components.mesh import CircuitBreaker, MeshArgs, Route, ServiceMesh
+from components.mesh import (
+    CircuitBreaker,
+    GatewayArgs,
+    IstioInstall,
+    MeshArgs,
+    Retries,
+    Route,
+    ServiceMesh,
+    Traffic,
+)
 from components.workload import Platform, Resources
 from stacks.errors import ConfigError
 from stacks.offline import Recording, run_program, run_stack
@@ -49,23 +58,35 @@ ARGS = MeshArgs(
     platform=PLATFORM,
     graph=GRAPH,
     namespace=NS,
-    install=True,
     mode="sidecar",
     mtls_mode="STRICT",
-    chart_version="1.30.3",
-    chart_repo="https://istio-release.storage.googleapis.com/charts",
     system_namespace="istio-system",
-    ingress_namespace="istio-ingress",
-    istiod_resources=SMALL,
-    gateway_resources=SMALL,
-    proxy_resources=SMALL,
-    timeout="5s",
-    retry_attempts=3,
-    per_try_timeout="2s",
-    retry_on="5xx",
-    circuit_breaker=CircuitBreaker(100, 50, 100, 10, 5, "10s", "30s", 50),
-    tls_credential_name="trading-tls",
-    routes=(Route("api.example.com", "/", "balancer"), Route("app.example.com", "/", "ui")),
+    traffic=Traffic(
+        timeout="5s",
+        retries=Retries(attempts=3, per_try_timeout="2s", retry_on="5xx"),
+        circuit_breaker=CircuitBreaker(100, 50, 100, 10, 5, "10s", "30s", 50),
+    ),
+    gateway=GatewayArgs(
+        namespace="istio-ingress",
+        resources=SMALL,
+        tls_credential_name="trading-tls",
+        routes=(Route("api.example.com", "/", "balancer"), Route("app.example.com", "/", "ui")),
+        service_type="LoadBalancer",
+        wait=True,
+        wait_timeout=600,
+        issuer=None,
+        rate_limit=None,
+        security_headers=(),
+    ),
+    install=IstioInstall(
+        chart_version="1.30.3",
+        chart_repo="https://istio-release.storage.googleapis.com/charts",
+        istiod_resources=SMALL,
+        proxy_resources=SMALL,
+        platform=None,
+        native_sidecars="auto",
+        max_replicas_cap=None,
+    ),
 )
 
 
@@ -156,7 +177,7 @@ def test_helm_install_order_is_enforced(mesh: Recording) -> None:
 def test_existing_istio_installs_nothing() -> None:
     from dataclasses import replace
 
-    recording = run_program(lambda: ServiceMesh("mesh", replace(ARGS, install=False)))
+    recording = run_program(lambda: ServiceMesh("mesh", replace(ARGS, install=None)))
     assert not [r for r in recording.resources if r.type.startswith("kubernetes:helm")]
     assert customs(recording, "PeerAuthentication")
 
@@ -289,14 +310,12 @@ def test_gateway_defaults_to_a_load_balancer_the_release_waits_for(mesh: Recordi
 def configured() -> Recording:
     from dataclasses import replace
 
+    assert ARGS.install is not None
     args = replace(
         ARGS,
         mode="ambient",
-        istio_platform="k3s",
-        native_sidecars="true",
-        gateway_service_type="ClusterIP",
-        gateway_wait=False,
-        gateway_wait_timeout=120,
+        install=replace(ARGS.install, platform="k3s", native_sidecars="true"),
+        gateway=replace(ARGS.gateway, service_type="ClusterIP", wait=False, wait_timeout=120),
     )
     return run_program(lambda: ServiceMesh("mesh", args))
 
@@ -425,14 +444,14 @@ def test_cert_manager_issues_the_gateway_credential_for_every_public_host() -> N
 
     from components.mesh import Issuer
 
-    args = replace(ARGS, certificate_issuer=Issuer("Issuer", "internal-ca"))
+    args = replace(ARGS, gateway=replace(ARGS.gateway, issuer=Issuer("Issuer", "internal-ca")))
     recording = run_program(lambda: ServiceMesh("mesh", args))
     (certificate,) = customs(recording, "Certificate").values()
     assert certificate["apiVersion"] == "cert-manager.io/v1"
     # The gateway reads its credential from the namespace of the gateway's pods.
     assert certificate["metadata"]["namespace"] == "istio-ingress"
     assert certificate["spec"]["secretName"] == "trading-tls"
-    assert certificate["spec"]["dnsNames"] == sorted({r.host for r in ARGS.routes})
+    assert certificate["spec"]["dnsNames"] == sorted({r.host for r in ARGS.gateway.routes})
     assert certificate["spec"]["issuerRef"] == {
         "group": "cert-manager.io",
         "kind": "Issuer",

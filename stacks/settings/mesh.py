@@ -7,6 +7,19 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
+from components.graph import DependencyGraph
+from components.mesh import (
+    CircuitBreaker,
+    GatewayArgs,
+    Issuer,
+    IstioInstall,
+    MeshArgs,
+    RateLimit,
+    Retries,
+    Route,
+    Traffic,
+)
+from components.workload import Platform
 from stacks.settings.types import DnsLabel, Model, NamespaceName, ResourceSettings, positive
 from stacks.versions import CHARTS
 
@@ -82,11 +95,26 @@ class CircuitBreakerSettings(Model):
     base_ejection_time: Duration
     max_ejection_percent: Annotated[int, AfterValidator(_percent)]
 
+    def build(self) -> CircuitBreaker:
+        return CircuitBreaker(
+            max_connections=self.max_connections,
+            http1_max_pending_requests=self.http1_max_pending_requests,
+            http2_max_requests=self.http2_max_requests,
+            max_requests_per_connection=self.max_requests_per_connection,
+            consecutive_5xx_errors=self.consecutive_5xx_errors,
+            interval=self.interval,
+            base_ejection_time=self.base_ejection_time,
+            max_ejection_percent=self.max_ejection_percent,
+        )
+
 
 class RetrySettings(Model):
     attempts: Count
     per_try_timeout: Duration
     retry_on: str = "connect-failure,refused-stream,unavailable,cancelled,5xx"
+
+    def build(self) -> Retries:
+        return Retries(self.attempts, self.per_try_timeout, self.retry_on)
 
 
 class RouteSettings(Model):
@@ -143,6 +171,24 @@ class GatewaySettings(Model):
             )
         return self
 
+    def build(
+        self, namespace: str, resources: ResourceSettings, security_headers: dict[str, str]
+    ) -> GatewayArgs:
+        """`security_headers`: the API's (api.securityHeaders), sent on every public host."""
+        issuer, limit = self.issuer, self.rate_limit
+        return GatewayArgs(
+            namespace=namespace,
+            resources=resources.build(),
+            tls_credential_name=self.tls_credential_name or "",
+            routes=tuple(Route(r.host, r.prefix, r.service) for r in self.routes),
+            service_type=self.service_type,
+            wait=self.wait,
+            wait_timeout=self.wait_timeout,
+            issuer=Issuer(issuer.kind, issuer.name) if issuer else None,
+            rate_limit=RateLimit(limit.rps, limit.burst_multiplier) if limit else None,
+            security_headers=tuple(security_headers.items()) if self.security_headers else (),
+        )
+
 
 class MeshSettings(Model):
     enabled: bool
@@ -172,3 +218,41 @@ class MeshSettings(Model):
     retries: RetrySettings
     circuit_breaker: CircuitBreakerSettings
     gateway: GatewaySettings
+
+    def build(
+        self,
+        platform: Platform,
+        graph: DependencyGraph,
+        *,
+        namespace: str,
+        security_headers: dict[str, str],
+        max_replicas_cap: int | None,
+    ) -> MeshArgs:
+        """The tier's args; `max_replicas_cap` is cluster.maxReplicasCap (the charts' HPAs)."""
+        return MeshArgs(
+            platform=platform,
+            graph=graph,
+            namespace=namespace,
+            mode=self.mode,
+            mtls_mode=self.mtls_mode,
+            system_namespace=self.system_namespace,
+            traffic=Traffic(
+                timeout=self.timeout,
+                retries=self.retries.build(),
+                circuit_breaker=self.circuit_breaker.build(),
+            ),
+            gateway=self.gateway.build(
+                self.ingress_namespace, self.gateway_resources, security_headers
+            ),
+            install=IstioInstall(
+                chart_version=self.chart_version,
+                chart_repo=self.chart_repo,
+                istiod_resources=self.istiod_resources.build(),
+                proxy_resources=self.proxy_resources.build(),
+                platform=self.platform,
+                native_sidecars=self.native_sidecars,
+                max_replicas_cap=max_replicas_cap,
+            )
+            if self.install
+            else None,
+        )
