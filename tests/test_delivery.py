@@ -356,7 +356,7 @@ def test_configuration_reference_covers_every_top_level_setting() -> None:
     text = config_reference.generate()
     for name, field in PlatformSettings.model_fields.items():
         assert f"| `{field.alias or name}" in text, name
-    assert "| `adoptExisting` | boolean | `false` | `false` | `false` |" in text
+    assert "| `adoptExisting` | boolean | `false` | `false` | `false` | `false` |" in text
 
 
 def test_e2e_workflow_runs_the_shared_script_on_kind_with_the_built_cli_version() -> None:
