@@ -4,7 +4,8 @@
 #   scripts/adopt-check.sh                              # check: exit 1 naming what is wrong
 #   scripts/adopt-check.sh snapshot --out before.json   # before `pulumi up`
 #   scripts/adopt-check.sh verify --before before.json  # after it
-# Options: --stack dev (default), --live FILE (a saved `kubectl get -o json` list),
+# Options: --stack adopt (default, Pulumi.adopt.yaml),
+#          --live FILE (a saved `kubectl get -o json` list),
 #          --recreate StatefulSet/NAME (see docs/adoption.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -50,7 +50,7 @@ END = "<!-- config-reference:end -->"
 ARCH_START = "<!-- architecture:start -->"
 ARCH_END = "<!-- architecture:end -->"
 DIAGRAM_STACK = "prod"
-STACKS = ("dev", "staging", "prod")
+STACKS = ("dev", "staging", "prod", "adopt")  # adopt: seed 000's release, docs/adoption.md
 MAX_VALUE = 48  # longer values are shortened in the table; the stack files hold them in full
 
 

@@ -54,13 +54,19 @@ for entry in "${IMAGES[@]}"; do
   if [ "$CONTEXT" = "kind-$CLUSTER" ]; then
     kind load docker-image "$image:$TAG" --name "$CLUSTER"
   fi
-  # Which setting deploys the image: the application images share their tier's tag.
+  # Which setting deploys the image: the application images share their tier's tag (a trading
+  # service's image is named as the service, seed 001; stacks/catalogue.yaml lists them).
   case "$image" in
-    aegistrader-*) line="pulumi config set --stack dev --path ui.images.tag $TAG" ;;
-    eafix-*) line="pulumi config set --stack dev --path tradingServices.images.tag $TAG" ;;
+    aegistrader-*) line="pulumi config set --stack dev --path --type string ui.images.tag $TAG" ;;
     hft-engine) line="pulumi config set --stack dev --path engine.image $image:$TAG" ;;
     hft-backend) line="pulumi config set --stack dev --path api.backend.image $image:$TAG" ;;
-    *) line="# $image:$TAG loaded; set the image setting of the tier that runs it" ;;
+    *)
+      if grep -q "^  $image:\$" "$ROOT/stacks/catalogue.yaml"; then
+        line="pulumi config set --stack dev --path --type string tradingServices.images.tag $TAG"
+      else
+        line="# $image:$TAG loaded; set the image setting of the tier that runs it"
+      fi
+      ;;
   esac
   if [[ ! " ${config_lines[*]-} " == *" $line "* ]]; then
     config_lines+=("$line")

@@ -1,16 +1,18 @@
 """Adopting seed 000's live Helm release in place: pre-flight check, snapshot and verification.
 
-    python -m stacks.adopt check    [--stack dev] [--live FILE]   # before changing anything
+    python -m stacks.adopt check    [--stack adopt] [--live FILE]   # before changing anything
     python -m stacks.adopt snapshot --out before.json [--live FILE]
     python -m stacks.adopt verify   --before before.json [--live FILE]
 
 `check` compares the cluster with what the stack declares and stops (exit 1), naming the object,
 when anything seed 000 lists is missing, when an immutable field (a selector, a StatefulSet's
-serviceName, podManagementPolicy or volume claim templates) differs, when a Service would lose its
-endpoints, when the Helm release moved on since the backup, or when the namespace quota the stack
-sets leaves no room for the rolling update. `verify` compares a snapshot taken before `pulumi up`
-with the cluster after it: no object or volume claim recreated, no container restarted, Service
-IPs kept, the objects labelled as managed by Pulumi and no Helm release record left.
+serviceName, podManagementPolicy or volume claim templates) differs, when a container would get
+other resources than the live one (seed 000: "Resource Limits: tested", to preserve), when a
+Service would lose its endpoints, when the Helm release moved on since the backup, or when the
+namespace quota the stack sets leaves no room for the rolling update. `verify` compares a snapshot
+taken before `pulumi up` with the cluster after it: no object or volume claim recreated, no
+container restarted, Service IPs kept, the objects labelled as managed by Pulumi and no Helm
+release record left.
 
 The cluster is only read (`kubectl get`); `--live FILE` reads a saved `kubectl get -o json` list
 instead (how the tests feed it). See docs/adoption.md for the ordered steps.
@@ -189,16 +191,63 @@ def _immutable_fields(kind: str, live: Manifest, want: Manifest) -> list[tuple[s
     return diffs
 
 
+# The stack made for the adoption: seed 000's tested sizes, claims and images (Pulumi.adopt.yaml).
+ADOPT_STACK = "adopt"
 CLAIM_FIX = (
-    "make the stack declare the live value (e.g. `pulumi config set --path "
-    "messageBus.storage.size 10Gi` and `messageBus.storage.storageClass standard` for seed "
-    "000's volumes); what config cannot align, re-run with --recreate {key} to replace only the "
-    "StatefulSet object (docs/adoption.md)"
+    "make the stack declare the live value (the adopt stack declares seed 000's 10Gi `standard` "
+    "volumes: messageBus.storage.size and messageBus.storage.storageClass); what config cannot "
+    "align, re-run with --recreate {key} to replace only the StatefulSet object "
+    "(docs/adoption.md)"
+)
+RESOURCES_FIX = (
+    "adopt with the stack that keeps seed 000's tested resources (`--stack adopt`, "
+    "Pulumi.adopt.yaml), or make this stack declare the live values"
 )
 RECREATE_STEP = (
     "after the snapshot, `kubectl delete statefulset {name} --cascade=orphan`: its pods and "
     "volume claims stay, and the StatefulSet Pulumi creates adopts them by their selector"
 )
+
+
+def _resources(container: Mapping[str, Any]) -> dict[str, dict[str, Decimal | int]]:
+    """A container's requests and limits as numbers, so `1` equals `1000m` and `2Gi` `2048Mi`."""
+    out: dict[str, dict[str, Decimal | int]] = {}
+    for field in ("requests", "limits"):
+        given = dig(container, "resources", field) or {}
+        out[field] = {
+            name: (_cpu(value) if name == "cpu" else _bytes(value))
+            for name, value in given.items()
+            if name in ("cpu", "memory")
+        }
+    return out
+
+
+def _check_resources(obj: SeedObject, live: Manifest, want: Manifest) -> list[Problem]:
+    """Seed 000 lists its resource limits as tested and to preserve: a declared container must
+    keep the live container's requests and limits (containers matched by name)."""
+    live_containers = {
+        c.get("name"): c for c in dig(live, "spec", "template", "spec", "containers") or []
+    }
+    problems = []
+    for container in dig(want, "spec", "template", "spec", "containers") or []:
+        live_container = live_containers.get(container.get("name"))
+        if live_container is None:
+            continue
+        was, will = _resources(live_container), _resources(container)
+        if was != will:
+            problems.append(
+                Problem(
+                    f"{obj.kind} {obj.name} container {container.get('name')!r}",
+                    f"resources would change from live {_shown(live_container)} to declared "
+                    f"{_shown(container)}; seed 000 lists them as tested and to preserve",
+                    RESOURCES_FIX,
+                )
+            )
+    return problems
+
+
+def _shown(container: Mapping[str, Any]) -> str:
+    return json.dumps(dig(container, "resources") or {}, sort_keys=True)
 
 
 def _check_service(
@@ -388,6 +437,8 @@ def check(
                 problems.append(Problem(subject, text, fix.format(key=key)))
         if obj.kind == "Service":
             problems.extend(_check_service(obj.name, live_obj, want, live_items))
+        if obj.kind in ("Deployment", "StatefulSet"):
+            problems.extend(_check_resources(obj, live_obj, want))
         if obj.kind == "Job" and not dig(live_obj, "status", "succeeded"):
             problems.append(
                 Problem(
@@ -589,7 +640,9 @@ def target(stack: str) -> Target:
 def main(argv: list[str] | None = None, run: Runner = run_kubectl) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["check", "snapshot", "verify"])
-    parser.add_argument("--stack", default="dev", help="the stack that adopts the release")
+    parser.add_argument(
+        "--stack", default=ADOPT_STACK, help="the stack that adopts the release (Pulumi.adopt.yaml)"
+    )
     parser.add_argument("--live", type=Path, help="a saved `kubectl get -o json` list")
     parser.add_argument("--out", type=Path, help="snapshot: where to write it")
     parser.add_argument("--before", type=Path, help="verify: the snapshot taken before")

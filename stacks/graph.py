@@ -23,8 +23,8 @@ def tier_nodes(settings: PlatformSettings) -> list[Node]:
     nodes += settings.data_stores.nodes(platform_names(settings))
     nodes += settings.engine.nodes(platform_names(settings))
     nodes += settings.api.nodes(platform_names(settings), settings.engine)
-    nodes += settings.ui.nodes(platform_names(settings))
-    nodes += settings.trading_services.nodes(platform_names(settings))
+    nodes += settings.ui.nodes(platform_names(settings), settings.images)
+    nodes += settings.trading_services.nodes(platform_names(settings), settings.images)
     return nodes
 
 

@@ -86,7 +86,7 @@ def engine_args(
     return HftEngineArgs(
         platform=platform,
         graph=graph,
-        image=engine.image,
+        image=engine.image_ref(settings.images),
         shards=engine.shards,
         resources=engine.resources.build(),
         grpc_port=engine.grpc_port,
@@ -116,7 +116,7 @@ def api_args(
         platform=platform,
         graph=graph,
         backend=BackendArgs(
-            image=backend.image,
+            image=backend.image_ref(settings.images),
             resources=backend.resources.build(),
             workers=backend.workers,
             app_module=backend.app_module,
@@ -252,11 +252,11 @@ def deploy(settings: PlatformSettings) -> None:
     pulumi.export("ingressHosts", api.hosts)
 
     # UI and trading services: the monitor on the bus; the catalogue on the bus and the stores.
-    ui = Ui("ui", settings.ui.build(platform, graph, bus.endpoint), tier_opts)
+    ui = Ui("ui", settings.ui.build(platform, graph, bus.endpoint, settings.images), tier_opts)
     trading = TradingServices(
         "trading-services",
         settings.trading_services.build(
-            platform, graph, bus.endpoint, stores.database, stores.cache
+            platform, graph, bus.endpoint, settings.images, stores.database, stores.cache
         ),
         tier_opts,
     )

@@ -21,19 +21,19 @@ IMAGES: dict[str, str] = {
     "redis": "redis:7.2.10-alpine",
     "redisExporter": "oliver006/redis_exporter:v1.74.0",
     "nginx": "nginxinc/nginx-unprivileged:1.29.1-alpine",
-    # The HFT stack's own images (seed 002); `engine.image` / `api.backend.image` override them.
+    # The platform's own application images, as `repository:pinned tag`: the stack's `images`
+    # setting puts its registry in front and its tag in place of the pin (the deploy workflows
+    # set the git commit; seed 000 tagged them YYYYMMDD-HHMMSS). The HFT stack's (seed 002):
     "hftEngine": "hft-engine:0.1.0",
     "hftBackend": "hft-backend:0.1.0",
-    # The platform's own application images (ui tier). Seed 000 tagged them YYYYMMDD-HHMMSS;
-    # these are the pinned defaults, `ui.images.{registry,tag}` override them (the deploy
-    # script sets the tag to the git commit).
+    # The aegis monitor (seed 000) and the operator frontend (seed 004):
     "monitorApi": "aegistrader-monitor-api:0.1.0",
     "monitorUi": "aegistrader-monitor-ui:0.1.0",
     "operatorUi": "aegistrader-operator-ui:0.1.0",
 }
 
-# Default tag of the EAFIX trading-service images (`eafix-<service>`, named in
-# stacks/catalogue.yaml); `tradingServices.images.{registry,tag}` override it.
+# Pinned tag of the EAFIX trading-service images (each named as its service, seed 001's
+# ghcr.io/dicky1987/eafix-modular/<service>:<tag>); `images.tag` replaces it.
 EAFIX_TAG = "0.1.0"
 
 CHARTS: dict[str, dict[str, str]] = {

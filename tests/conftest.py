@@ -31,7 +31,14 @@ def staging() -> Recording:
     return run_stack("staging")
 
 
-@pytest.fixture(scope="session", params=["dev", "staging", "prod"])
+@pytest.fixture(scope="session")
+def adopt() -> Recording:
+    """The stack that adopts seed 000's live Helm release (Pulumi.adopt.yaml)."""
+    return run_stack("adopt")
+
+
+# Every stack: the three environments and the adoption stack hold the same invariants.
+@pytest.fixture(scope="session", params=["dev", "staging", "prod", "adopt"])
 def stack(request: pytest.FixtureRequest) -> Recording:
     recording: Recording = request.getfixturevalue(request.param)
     return recording

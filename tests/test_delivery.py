@@ -45,7 +45,12 @@ def steps(document: dict[Any, Any], job: str) -> list[dict[str, Any]]:
 
 
 def pulumi_step(document: dict[Any, Any], job: str) -> dict[str, Any]:
-    (step,) = [s for s in steps(document, job) if s.get("uses", "").startswith("pulumi/actions@")]
+    """The job's pulumi command (another pulumi/actions step may only install the CLI)."""
+    (step,) = [
+        s
+        for s in steps(document, job)
+        if s.get("uses", "").startswith("pulumi/actions@") and "command" in (s.get("with") or {})
+    ]
     return step
 
 
@@ -282,7 +287,8 @@ def test_load_images_tags_by_commit_and_prints_the_config(tmp_path: Path, app_re
         f"kind load docker-image aegistrader-monitor-ui:{sha} --name aegis-local",
     ]
     # One line for the shared tag, not one per image.
-    assert result.stdout.count(f"pulumi config set --stack dev --path ui.images.tag {sha}") == 1
+    line = f"pulumi config set --stack dev --path --type string ui.images.tag {sha}"
+    assert result.stdout.count(line) == 1
 
 
 def test_load_images_refuses_a_dirty_tree(tmp_path: Path, app_repo: Path) -> None:
@@ -350,7 +356,7 @@ def test_configuration_reference_covers_every_top_level_setting() -> None:
     text = config_reference.generate()
     for name, field in PlatformSettings.model_fields.items():
         assert f"| `{field.alias or name}" in text, name
-    assert "| `adoptExisting` | boolean | `false` | `false` | `false` |" in text
+    assert "| `adoptExisting` | boolean | `false` | `false` | `false` | `false` |" in text
 
 
 def test_e2e_workflow_runs_the_shared_script_on_kind_with_the_built_cli_version() -> None:

@@ -266,7 +266,7 @@ def edited() -> Recording:
 def test_a_service_is_added_from_config(edited: Recording) -> None:
     main = container(edited, "Deployment", full("news-sentiment"), "news-sentiment")
     assert main["ports"][0]["containerPort"] == 8090
-    assert main["image"] == "eafix-news-sentiment:0.1.0"
+    assert main["image"] == "news-sentiment:0.1.0"  # named as the service (seed 001)
     env = env_of(main)
     assert env["SERVICE_TYPE"] == "sentiment"
     assert env["SERVICE_CALENDAR_INGESTOR_URL"] == "http://aegis-trader-calendar-ingestor:8086"

@@ -50,7 +50,8 @@ ROUTINE_CHANGE: dict[str, dict[str, Any]] = {
     },
     "prod": {
         "engine": {
-            "image": "hft-engine:0.1.1",
+            # Production pulls application images from its registry (Pulumi.prod.yaml's).
+            "image": "ghcr.io/dicky1987/eafix-modular/hft-engine:0.1.1",
             "resources": {"memoryRequest": "3Gi", "memoryLimit": "3Gi"},
         },
         "ui": {"monitorUi": {"replicas": 2}},

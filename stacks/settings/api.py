@@ -13,6 +13,7 @@ from components.graph import DependencyGraph, Node
 from components.workload import Platform
 from stacks.errors import ConfigError
 from stacks.settings.engine import EngineSettings
+from stacks.settings.images import ImagesSettings
 from stacks.settings.types import (
     AutoscalingSettings,
     DnsLabel,
@@ -94,7 +95,8 @@ Replicas = Annotated[int, positive("a replica count")]
 class BackendSettings(Model):
     """The FastAPI backend (seed 002): port 8000, 4 uvicorn workers, /health."""
 
-    image: ImageRef = IMAGES["hftBackend"]
+    # The whole reference; None: hft-backend from the stack's `images`.
+    image: ImageRef | None = None
     app_module: Annotated[str, AfterValidator(_app)] = "app.main:app"
     port: Port = 8000
     workers: Annotated[int, AfterValidator(_workers)] = 4
@@ -103,9 +105,14 @@ class BackendSettings(Model):
     # Seed 004's backend HPA in production; None: `replicas` fixed.
     autoscaling: AutoscalingSettings | None = None
 
+    def image_ref(self, images: ImagesSettings) -> str:
+        """The backend's image: `api.backend.image`, else the stack's registry and tag."""
+        return self.image or images.ref(IMAGES["hftBackend"])
+
 
 class BalancerSettings(Model):
-    """The Nginx least-connections balancer in front of the backend (seed 002)."""
+    """The Nginx least-connections balancer in front of the backend (seed 002). Its image is the
+    upstream nginx (stacks/versions.py) with the platform's config, not an application image."""
 
     image: ImageRef = IMAGES["nginx"]
     port: Annotated[int, AfterValidator(_unprivileged_port)] = 8080

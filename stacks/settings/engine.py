@@ -10,6 +10,7 @@ from components import quantities
 from components.engine import engine_nodes
 from components.graph import Node
 from components.workload import Platform
+from stacks.settings.images import ImagesSettings
 from stacks.settings.types import ImageRef, Model, ResourceSettings
 from stacks.versions import IMAGES
 
@@ -54,7 +55,8 @@ class TolerationSettings(Model):
 
 
 class EngineSettings(Model):
-    image: ImageRef = IMAGES["hftEngine"]
+    # The whole reference (registry, repository, tag); None: hft-engine from the stack's `images`.
+    image: ImageRef | None = None
     shards: Annotated[int, AfterValidator(_shards)]
     grpc_port: Port = 50051
     market_data_port: Port = 9001
@@ -94,6 +96,10 @@ class EngineSettings(Model):
                 "the engine's ports must be distinct"
             )
         return self
+
+    def image_ref(self, images: ImagesSettings) -> str:
+        """The engine's image: `engine.image`, else the stack's registry and tag."""
+        return self.image or images.ref(IMAGES["hftEngine"])
 
     def nodes(self, platform: Platform) -> list[Node]:
         """The shards as the dependency graph sees them."""

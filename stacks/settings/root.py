@@ -13,6 +13,7 @@ from stacks.errors import ConfigError
 from stacks.settings.api import ApiSettings
 from stacks.settings.datastores import DataStoresSettings, ExternalPostgresPassword
 from stacks.settings.engine import EngineSettings
+from stacks.settings.images import ImagesSettings, names_registry
 from stacks.settings.mesh import MeshSettings
 from stacks.settings.messaging import MessageBusSettings
 from stacks.settings.observability import ObservabilitySettings
@@ -116,6 +117,8 @@ class PlatformSettings(Model):
     adopt_existing: bool = False
     app_version: Annotated[str, AfterValidator(_label_value)] = "0.1.0"
     monitoring_namespace: NamespaceName | None = None
+    # Registry and tag of every application image; a tier may override them (README "Images").
+    images: ImagesSettings = ImagesSettings()
     cluster: ClusterSettings
     message_bus: MessageBusSettings
     data_stores: DataStoresSettings
@@ -140,6 +143,54 @@ class PlatformSettings(Model):
         if self.monitoring_namespace is not None:
             return self.monitoring_namespace
         return self.observability.namespace if self.observability.enabled else None
+
+    def application_images(self) -> list[tuple[str, object, str]]:
+        """Every application image as (the key that decides its registry, that key's value,
+        the image reference). Third-party images (stacks/versions.py) are not among them."""
+        found: list[tuple[str, object, str]] = []
+        for key, override, refs in (
+            ("ui", self.ui.images, self.ui.image_refs(self.images)),
+            (
+                "tradingServices",
+                self.trading_services.images,
+                [s.image for s in self.trading_services.resolved(self.images)],
+            ),
+        ):
+            if override.registry is not None:
+                found += [(f"{key}.images.registry", override.registry, r) for r in refs]
+            else:
+                found += [("images.registry", self.images.registry, r) for r in refs]
+        for key, own, ref in (
+            ("engine.image", self.engine.image, self.engine.image_ref(self.images)),
+            ("api.backend.image", self.api.backend.image, self.api.backend.image_ref(self.images)),
+        ):
+            found.append((key, own, ref) if own else ("images.registry", self.images.registry, ref))
+        return found
+
+    @model_validator(mode="after")
+    def _production_pulls_from_a_registry(self) -> PlatformSettings:
+        """Production never pulls an application image from Docker Hub by bare name: with pull
+        policy Always, whoever owns that name there would run in the cluster."""
+        if self.profile != "production":
+            return self
+        for key, value, ref in self.application_images():
+            if names_registry(ref):
+                continue
+            if key.endswith(".image"):
+                allowed = (
+                    "production pulls application images from a registry: the reference must "
+                    "start with the registry host, e.g. ghcr.io/dicky1987/eafix-modular/"
+                    f"{ref.rsplit('/', 1)[-1]}, or be unset to use images.registry"
+                )
+            else:
+                allowed = (
+                    f"production pulls application images from a registry, not from Docker Hub "
+                    f"by bare name ({ref} would be): set a registry host with an optional "
+                    "path, e.g. ghcr.io/dicky1987/eafix-modular (seed 001)"
+                )
+            # Raised as is (not a ValueError), so the message names the key it is about.
+            raise ConfigError(key, value, allowed)
+        return self
 
     @model_validator(mode="after")
     def _one_monitoring_namespace(self) -> PlatformSettings:

@@ -25,8 +25,9 @@ from components.naming import is_dns_label
 from components.services import TradingService, TradingServicesArgs, service_nodes
 from components.workload import Platform
 from stacks.errors import ConfigError
+from stacks.settings.images import ImagesOverride, ImagesSettings, Repository
 from stacks.settings.types import AutoscalingSettings, DnsLabel, Model, ResourceSettings
-from stacks.settings.ui import ImagesSettings, Port, Replicas, Repository
+from stacks.settings.ui import Port, Replicas
 from stacks.versions import EAFIX_TAG, IMAGES
 
 KEY = "tradingServices"
@@ -71,7 +72,9 @@ class ServiceEntry(Model):
     service_type: Annotated[str, Field(min_length=1, max_length=63)] | None = None  # None: name
     stage: DnsLabel | None = None
     calls: list[str] = []
-    image: Repository | None = None  # None: eafix-<name>
+    # Image repository; None: the service's name, as in seed 001's
+    # ghcr.io/dicky1987/eafix-modular/<service>:<tag>.
+    image: Repository | None = None
     replicas: Replicas
     resources: ResourceSettings
     # Its own autoscaler; None: the one its stage maps to (if any).
@@ -85,7 +88,7 @@ class ServiceEntry(Model):
 
 class TradingServicesSettings(Model):
     log_level: LogLevel
-    images: ImagesSettings = ImagesSettings()
+    images: ImagesOverride = ImagesOverride()
     defaults: ServiceDefaults
     # Pipeline stage -> autoscaler (None: the stage has none). Seed 003's HPA table.
     stages: dict[DnsLabel, AutoscalingSettings | None]
@@ -152,8 +155,10 @@ class TradingServicesSettings(Model):
                 )
         return self
 
-    def resolved(self) -> tuple[TradingService, ...]:
-        """The enabled services, resolved for the component (and the graph)."""
+    def resolved(self, images: ImagesSettings) -> tuple[TradingService, ...]:
+        """The enabled services, resolved for the component (and the graph). `images`: the
+        stack's application images (`tradingServices.images` overrides apply on top)."""
+        own = self.images.on(images)
         services = []
         for name, entry in self.services.items():
             if not entry.enabled:
@@ -166,7 +171,7 @@ class TradingServicesSettings(Model):
                     name=name,
                     port=entry.port,
                     service_type=entry.service_type or name,
-                    image=self.images.ref(f"{entry.image or f'eafix-{name}'}:{EAFIX_TAG}"),
+                    image=own.ref(f"{entry.image or name}:{EAFIX_TAG}"),
                     resources=entry.resources.build(),
                     replicas=entry.replicas,
                     calls=tuple(entry.calls),
@@ -182,22 +187,23 @@ class TradingServicesSettings(Model):
             )
         return tuple(services)
 
-    def nodes(self, platform: Platform) -> list[Node]:
+    def nodes(self, platform: Platform, images: ImagesSettings) -> list[Node]:
         """One dependency-graph node per enabled service."""
-        return service_nodes(platform, self.resolved())
+        return service_nodes(platform, self.resolved(images))
 
     def build(
         self,
         platform: Platform,
         graph: DependencyGraph,
         bus: BusEndpoint,
+        images: ImagesSettings,
         database: DatabaseEndpoint | None = None,
         cache: CacheEndpoint | None = None,
     ) -> TradingServicesArgs:
         return TradingServicesArgs(
             platform=platform,
             graph=graph,
-            services=self.resolved(),
+            services=self.resolved(images),
             bus=bus,
             init_image=IMAGES["busybox"],
             init_resources=self.init_resources.build(),

@@ -1,12 +1,12 @@
 """Settings of the `ui` key: the aegis monitor API and UI (seed 000) and the optional operator
-frontend (seed 004), plus the image registry and tag shared by the application images.
+frontend (seed 004). Their images come from the stack's `images` unless `ui.images` overrides
+the registry or the tag.
 
 Names and ports of the monitor are seed 000's contract and deliberately not configurable.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Annotated
 
 from pydantic import AfterValidator, Field
@@ -15,6 +15,7 @@ from components.endpoints import BusEndpoint
 from components.graph import DependencyGraph, Node
 from components.ui import FrontendSpec, MonitorSpec, UiArgs, ui_nodes
 from components.workload import Platform
+from stacks.settings.images import ImagesOverride, ImagesSettings
 from stacks.settings.types import (
     AutoscalingSettings,
     DnsLabel,
@@ -24,42 +25,6 @@ from stacks.settings.types import (
 )
 from stacks.versions import IMAGES
 
-_REGISTRY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
-_REPOSITORY = re.compile(r"^[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
-
-
-def _registry(value: str) -> str:
-    if value and not _REGISTRY.match(value):
-        raise ValueError(
-            "must be a registry host with an optional path, e.g. ghcr.io/aegis or "
-            "registry.local:5000, or empty for images loaded into the cluster"
-        )
-    return value
-
-
-def _tag(value: str) -> str:
-    if not _TAG.match(value):
-        raise ValueError(
-            "must be an image tag: letters, digits, '_', '.' and '-', at most 128 characters, "
-            "e.g. 0.1.0 or a git commit"
-        )
-    if value == "latest":
-        raise ValueError("must not be the moving tag 'latest'; pin a version or a git commit")
-    return value
-
-
-def _repository(value: str) -> str:
-    if not _REPOSITORY.match(value):
-        raise ValueError(
-            "must be an image repository without registry or tag, e.g. eafix-risk-manager"
-        )
-    return value
-
-
-Registry = Annotated[str, AfterValidator(_registry)]
-ImageTag = Annotated[str, AfterValidator(_tag)]
-Repository = Annotated[str, AfterValidator(_repository)]
 Port = Annotated[int, AfterValidator(lambda v: _port(v))]
 Replicas = Annotated[int, positive("a replica count")]
 
@@ -68,21 +33,6 @@ def _port(value: int) -> int:
     if not 1 <= value <= 65535:
         raise ValueError("must be a port number between 1 and 65535")
     return value
-
-
-class ImagesSettings(Model):
-    """Where the platform's own images come from: `{registry}/{repository}:{tag}`."""
-
-    # Empty: images loaded into kind / OrbStack (seed 000's `docker save | ctr import`).
-    registry: Registry = ""
-    # None: the pinned tag of stacks/versions.py; the deploy script sets the git commit.
-    tag: ImageTag | None = None
-
-    def ref(self, pinned: str) -> str:
-        """`pinned` is `repository:tag`; the registry and tag of this setting apply to it."""
-        repository, _, default_tag = pinned.rpartition(":")
-        image = f"{repository}:{self.tag or default_tag}"
-        return f"{self.registry}/{image}" if self.registry else image
 
 
 class MonitorSettings(Model):
@@ -118,54 +68,63 @@ class FrontendSettings(Model):
 
 
 class UiSettings(Model):
-    images: ImagesSettings = ImagesSettings()
+    images: ImagesOverride = ImagesOverride()
     monitor_api: MonitorSettings
     monitor_ui: MonitorUiSettings
     frontend: FrontendSettings
     # The `wait-for-*` init containers (busybox) only loop on `nc`.
     init_resources: ResourceSettings
 
-    def nodes(self, platform: Platform) -> list[Node]:
+    def nodes(self, platform: Platform, images: ImagesSettings) -> list[Node]:
         """The tier's dependency-graph nodes (monitor API/UI, the frontend when enabled)."""
-        return ui_nodes(platform, self.frontend_spec())
+        return ui_nodes(platform, self.frontend_spec(images))
 
-    def build(self, platform: Platform, graph: DependencyGraph, bus: BusEndpoint) -> UiArgs:
+    def build(
+        self, platform: Platform, graph: DependencyGraph, bus: BusEndpoint, images: ImagesSettings
+    ) -> UiArgs:
+        """`images`: the stack's application images (`ui.images` overrides apply on top)."""
         return UiArgs(
             platform=platform,
             graph=graph,
             bus=bus,
-            monitor_api=self.monitor_api_spec(),
-            monitor_ui=self.monitor_ui_spec(),
+            monitor_api=self.monitor_api_spec(images),
+            monitor_ui=self.monitor_ui_spec(images),
             init_image=IMAGES["busybox"],
             init_resources=self.init_resources.build(),
-            frontend=self.frontend_spec(),
+            frontend=self.frontend_spec(images),
         )
 
-    def monitor_api_spec(self) -> MonitorSpec:
+    def image_refs(self, images: ImagesSettings) -> list[str]:
+        """The tier's application images (the frontend's when it is enabled)."""
+        own = self.images.on(images)
+        names = ["monitorApi", "monitorUi"] + (["operatorUi"] if self.frontend.enabled else [])
+        return [own.ref(IMAGES[name]) for name in names]
+
+    def monitor_api_spec(self, images: ImagesSettings) -> MonitorSpec:
         api = self.monitor_api
         return MonitorSpec(
-            image=self.images.ref(IMAGES["monitorApi"]),
+            image=self.images.on(images).ref(IMAGES["monitorApi"]),
             resources=api.resources.build(),
             replicas=api.replicas,
             health_path=api.health_path,
         )
 
-    def monitor_ui_spec(self) -> MonitorSpec:
+    def monitor_ui_spec(self, images: ImagesSettings) -> MonitorSpec:
         ui = self.monitor_ui
         return MonitorSpec(
-            image=self.images.ref(IMAGES["monitorUi"]),
+            image=self.images.on(images).ref(IMAGES["monitorUi"]),
             resources=ui.resources.build(),
             replicas=ui.replicas,
             health_path=ui.health_path,
             api_url=ui.api_url,
         )
 
-    def frontend_spec(self) -> FrontendSpec | None:
+    def frontend_spec(self, images: ImagesSettings) -> FrontendSpec | None:
         frontend = self.frontend
         if not frontend.enabled:
             return None
         return FrontendSpec(
-            image=self.images.ref(IMAGES["operatorUi"]),
+            image=self.images.on(images).ref(IMAGES["operatorUi"]),
             component=frontend.component,
             port=frontend.port,
             resources=frontend.resources.build(),
