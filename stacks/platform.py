@@ -9,7 +9,7 @@ import pulumi_random as random
 from components.api import Api, ApiArgs, BackendArgs, BalancerArgs, IngressArgs, IngressBackend
 from components.datastores import DataStores
 from components.endpoints import BusEndpoint, CacheEndpoint, DatabaseEndpoint
-from components.engine import HftEngine, HftEngineArgs
+from components.engine import HftEngine
 from components.graph import DependencyGraph
 from components.mesh import (
     ServiceMesh,
@@ -77,24 +77,6 @@ def public_entry(settings: PlatformSettings) -> Peer:
     if settings.mesh.enabled:
         return gateway_entry(settings.mesh.ingress_namespace)
     return Peer({"app.kubernetes.io/name": "ingress-nginx"}, (), "ingress-nginx")
-
-
-def engine_args(
-    settings: PlatformSettings, platform: Platform, graph: DependencyGraph
-) -> HftEngineArgs:
-    engine = settings.engine
-    return HftEngineArgs(
-        platform=platform,
-        graph=graph,
-        image=engine.image_ref(settings.images),
-        shards=engine.shards,
-        resources=engine.resources.build(),
-        grpc_port=engine.grpc_port,
-        market_data_port=engine.market_data_port,
-        grpc_health=engine.grpc_health,
-        node_selector=dict(engine.node_selector),
-        tolerations=tuple(t.manifest() for t in engine.tolerations),
-    )
 
 
 def api_args(
@@ -239,7 +221,9 @@ def deploy(settings: PlatformSettings) -> None:
     )
 
     # Engine and API: the backend gets the bus, stores and engine shard endpoints.
-    engine = HftEngine("hft-engine", engine_args(settings, platform, graph), tier_opts)
+    engine = HftEngine(
+        "hft-engine", settings.engine.build(platform, graph, settings.images), tier_opts
+    )
     api = Api(
         "api",
         api_args(settings, platform, graph, engine, bus.endpoint, stores.database, stores.cache),

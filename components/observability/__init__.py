@@ -30,7 +30,7 @@ from components.observability.args import (
 )
 from components.observability.component import Observability
 from components.observability.rules import alert_groups, load_dashboards
-from components.observability.targets import WorkloadMetrics, targets_from_workload
+from components.observability.targets import ScrapeTarget, WorkloadMetrics, targets_from_workload
 
 __all__ = [
     "ALERTS_FILE",
@@ -44,6 +44,7 @@ __all__ = [
     "ObservabilityArgs",
     "PrometheusSpec",
     "Receiver",
+    "ScrapeTarget",
     "StackSizing",
     "TraceExport",
     "WorkloadMetrics",

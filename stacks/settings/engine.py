@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, ValidationInfo, field_validator, model_validator
 
 from components import quantities
-from components.engine import engine_nodes
-from components.graph import Node
+from components.engine import HftEngineArgs, engine_nodes
+from components.graph import DependencyGraph, Node
 from components.workload import Platform
 from stacks.settings.images import ImagesSettings
 from stacks.settings.types import ImageRef, Model, ResourceSettings
@@ -108,4 +108,20 @@ class EngineSettings(Model):
             self.shards,
             grpc_port=self.grpc_port,
             market_data_port=self.market_data_port,
+        )
+
+    def build(
+        self, platform: Platform, graph: DependencyGraph, images: ImagesSettings
+    ) -> HftEngineArgs:
+        return HftEngineArgs(
+            platform=platform,
+            graph=graph,
+            image=self.image_ref(images),
+            shards=self.shards,
+            resources=self.resources.build(),
+            grpc_port=self.grpc_port,
+            market_data_port=self.market_data_port,
+            grpc_health=self.grpc_health,
+            node_selector=dict(self.node_selector),
+            tolerations=tuple(t.manifest() for t in self.tolerations),
         )

@@ -8,6 +8,20 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 
+from components.observability import (
+    AlertThresholds,
+    ChartPin,
+    CollectorSpec,
+    LogsSpec,
+    MetricsAdapterSpec,
+    ObservabilityArgs,
+    PrometheusSpec,
+    Receiver,
+    ScrapeTarget,
+    StackSizing,
+    TraceExport,
+)
+from components.workload import Platform
 from stacks.settings.types import (
     ByteQuantity,
     DnsLabel,
@@ -16,7 +30,7 @@ from stacks.settings.types import (
     ResourceSettings,
     positive,
 )
-from stacks.versions import CHARTS
+from stacks.versions import CHARTS, IMAGES, OTEL_COLLECTOR_IMAGE
 
 # Prometheus' own duration syntax (one unit), e.g. 30s, 1d, 14d, 2w.
 _DURATION = re.compile(r"^[0-9]+(ms|s|m|h|d|w|y)$")
@@ -112,6 +126,16 @@ class PrometheusSettings(Model):
     storage_class: str | None = None
     scrape_interval: Duration = "30s"
 
+    def build(self, retention: str) -> PrometheusSpec:
+        return PrometheusSpec(
+            retention=retention,
+            resources=self.resources.build(),
+            replicas=self.replicas,
+            storage_size=self.storage_size,
+            storage_class=self.storage_class,
+            scrape_interval=self.scrape_interval,
+        )
+
 
 _RECEIVER_KEYS = {"webhook": "url", "slack": "url", "pagerduty": "routing-key"}
 
@@ -141,6 +165,16 @@ class ReceiverSettings(Model):
     @property
     def secret_key(self) -> str:
         return self.key or _RECEIVER_KEYS[self.type]
+
+    def build(self) -> Receiver:
+        return Receiver(
+            name=self.name,
+            type=self.type,
+            secret=self.secret,
+            key=self.secret_key,
+            severities=tuple(self.severities),
+            channel=self.channel,
+        )
 
 
 class AlertmanagerSettings(Model):
@@ -277,6 +311,19 @@ class LogsSettings(Model):
             raise ValueError("is required when logs.backend is 'loki' (its resources and volume)")
         return value
 
+    def build(self) -> LogsSpec:
+        return LogsSpec(
+            backend=self.backend,
+            retention=self.retention,
+            agent_resources=self.agent_resources.build(),
+            endpoint=self.endpoint,
+            credentials_secret=self.credentials_secret,
+            ca_secret=self.ca_secret,
+            ca_key=self.ca_key,
+            loki_resources=self.loki.resources.build() if self.loki else None,
+            loki_storage_size=self.loki.storage_size if self.loki else None,
+        )
+
 
 class MetricsAdapterSettings(Model):
     """prometheus-adapter (chart pinned in stacks/versions.py), installed with the charts when an
@@ -291,6 +338,23 @@ class MetricsAdapterSettings(Model):
     # The API server verifies the adapter's serving certificate (a cert-manager CA injected into
     # its APIServices). False: the chart's APIServices skip TLS verification.
     cert_manager: bool = False
+
+    def build(
+        self, autoscaler_metrics: dict[str, list[tuple[str, str]]]
+    ) -> MetricsAdapterSpec | None:
+        """The adapter, when it is enabled and an autoscaler uses a custom or external metric
+        (the settings already checked that a rule serves each)."""
+        custom = sorted({metric for _, metric in autoscaler_metrics["custom"]})
+        external = sorted({metric for _, metric in autoscaler_metrics["external"]})
+        if not self.enabled or not (custom or external):
+            return None
+        return MetricsAdapterSpec(
+            resources=self.resources.build(),
+            custom=tuple(custom),
+            external=tuple(external),
+            replicas=self.replicas,
+            cert_manager=self.cert_manager,
+        )
 
 
 class AlertSettings(Model):
@@ -307,6 +371,18 @@ class AlertSettings(Model):
     # TLS certificate alerts need cert-manager's metrics.
     cert_manager: bool = False
     cert_expiry_days: Annotated[int, positive("days")] = 14
+
+    def build(self) -> AlertThresholds:
+        return AlertThresholds(
+            error_rate=self.error_rate,
+            p99_latency_seconds=self.p99_latency_seconds,
+            restarts_per_hour=self.restarts_per_hour,
+            volume_full_ratio=self.volume_full_percent / 100,
+            redis_memory_ratio=self.redis_memory_percent / 100,
+            cert_manager=self.cert_manager,
+            cert_expiry_days=self.cert_expiry_days,
+            slo_availability=self.slo_availability,
+        )
 
 
 class ObservabilitySettings(Model):
@@ -334,3 +410,64 @@ class ObservabilitySettings(Model):
     traces: TracesSettings
     logs: LogsSettings
     alerts: AlertSettings
+
+    def build(
+        self,
+        platform: Platform,
+        scrape_targets: tuple[ScrapeTarget, ...],
+        kv_bucket: str | None,
+        autoscaler_metrics: dict[str, list[tuple[str, str]]],
+    ) -> ObservabilityArgs:
+        """`autoscaler_metrics`: the custom and external metrics the stack's autoscalers use
+        (PlatformSettings.autoscaler_metrics), which the metrics adapter must serve."""
+        versions = {
+            "kube-prometheus-stack": self.charts.kube_prometheus_stack,
+            "opentelemetry-collector": self.charts.opentelemetry_collector,
+            "loki": self.charts.loki,
+            "prometheus-adapter": self.charts.prometheus_adapter,
+        }
+        return ObservabilityArgs(
+            platform=platform,
+            install=self.install,
+            namespace=self.namespace,
+            charts={chart: ChartPin(CHARTS[chart]["repo"], v) for chart, v in versions.items()},
+            prometheus=self.prometheus.build(self.retention),
+            stack=self.stack_sizing(),
+            collector=CollectorSpec(
+                resources=self.collector.resources.build(),
+                image_repository=OTEL_COLLECTOR_IMAGE,
+                replicas=self.collector.replicas,
+            ),
+            traces=TraceExport(
+                exporter=self.traces.exporter,
+                endpoint=self.traces.endpoint,
+                insecure=self.traces.insecure,
+            ),
+            logs=self.logs.build(),
+            alerts=self.alerts.build(),
+            metrics_adapter=self.metrics_adapter.build(autoscaler_metrics),
+            scrape_targets=scrape_targets,
+            monitor_labels=self.monitor_labels,
+            kv_bucket=kv_bucket,
+        )
+
+    def stack_sizing(self) -> StackSizing:
+        """kube-prometheus-stack's pods and switches."""
+        operator = self.operator
+        return StackSizing(
+            alertmanager_resources=self.alertmanager.resources.build(),
+            alertmanager_replicas=self.alertmanager.replicas,
+            alertmanager_retention=self.alertmanager.retention,
+            receivers=tuple(r.build() for r in self.alertmanager.receivers),
+            grafana_resources=self.grafana.resources.build(),
+            grafana_sidecar_resources=self.grafana.sidecar_resources.build(),
+            operator_resources=operator.resources.build(),
+            reloader_resources=operator.reloader_resources.build(),
+            webhook_job_resources=operator.webhook_job_resources.build(),
+            kube_state_metrics_resources=self.kube_state_metrics_resources.build(),
+            node_exporter=self.node_exporter.enabled,
+            node_exporter_resources=self.node_exporter.resources.build(),
+            control_plane=self.control_plane,
+            crd_upgrade_job=operator.crd_upgrade_job,
+            busybox_tag=IMAGES["busybox"].rsplit(":", 1)[1],
+        )
