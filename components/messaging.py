@@ -237,9 +237,23 @@ class MessageBus(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions(parent=self),
         )
-        client_env: dict[str, EnvValue] = {"NATS_URL": url, **credentials}
+        # The admin clients read the credentials from the mounted Secret (scripts below); the
+        # server itself takes them as flag values (see server_command).
+        files = BusEndpoint(url, args.bucket, secret_name).files()
+        client_env: dict[str, EnvValue] = {"NATS_URL": url}
+        client_mounts = (files.mount(),) if files is not None else ()
+        client_volumes = (files.manifest(),) if files is not None else ()
+        read_credentials = (
+            (
+                f'NATS_USER="$(cat {files.file("user")})"\n'
+                f'NATS_PASSWORD="$(cat {files.file("password")})"\n'
+                "export NATS_USER NATS_PASSWORD\n"
+            )
+            if files is not None
+            else ""
+        )
 
-        kv_script = (
+        kv_script = read_credentials + (
             # Waits for JetStream, then creates the bucket once: a re-run finds it and succeeds.
             "until nats stream ls >/dev/null 2>&1; do\n"
             "  echo waiting for JetStream; sleep 3\n"
@@ -267,6 +281,7 @@ class MessageBus(pulumi.ComponentResource):
             command=("sh", "-ec", kv_script),
             env={**client_env, "HOME": "/tmp"},
             resources=args.job_resources,
+            mounts=client_mounts,
         )
         self.kv_job = kube(
             k8s.batch.v1.Job,
@@ -285,7 +300,7 @@ class MessageBus(pulumi.ComponentResource):
                 "template": {
                     "metadata": {"labels": job_selector},
                     "spec": {
-                        **batch_pod_spec(platform, [job_container]),
+                        **batch_pod_spec(platform, [job_container], volumes=client_volumes),
                         "serviceAccountName": job_name,
                     },
                 },
@@ -304,9 +319,10 @@ class MessageBus(pulumi.ComponentResource):
         if args.nats_box:
             context_script = (
                 # A saved context, so `kubectl exec` users just run `nats ...`.
-                'nats context save default --server "$NATS_URL" '
+                read_credentials
+                + 'nats context save default --server "$NATS_URL" '
                 + ('--user "$NATS_USER" --password "$NATS_PASSWORD" ' if args.auth else "")
-                + "--select >/dev/null\nexec sleep infinity\n"
+                + "--select >/dev/null\nunset NATS_USER NATS_PASSWORD\nexec sleep infinity\n"
             )
             Workload(
                 f"{name}-box",
@@ -319,6 +335,7 @@ class MessageBus(pulumi.ComponentResource):
                         image=args.box_image,
                         command=("sh", "-ec", context_script),
                         env={**client_env, "HOME": "/tmp"},
+                        mounts=client_mounts,
                         resources=args.box_resources,
                         probes=Probes(
                             liveness=Probe(command=("nats", "--version"), period=60),
@@ -328,6 +345,7 @@ class MessageBus(pulumi.ComponentResource):
                         ),
                     ),
                     service=None,
+                    extra_volumes=client_volumes,
                     network=platform.access(args.graph, "nats-box"),
                 ),
                 pulumi.ResourceOptions(parent=self),

@@ -133,7 +133,8 @@ def monitor_api_args(args: UiArgs) -> WorkloadArgs:
     """`{release}-monitor-api` on 8100; config in its ConfigMap, NATS credentials from the
     bus's Secret; `wait-for-nats` blocks until NATS answers."""
     spec = args.monitor_api
-    bus_env = args.bus.env()
+    # Seed 000's image reads its credentials from the environment only.
+    bus_env = args.bus.secret_env()
     config = {
         "API_PORT": str(MONITOR_API_PORT),
         "NATS_URL": args.bus.url,

@@ -8,7 +8,7 @@ import pytest
 
 from components.messaging import gomemlimit
 from stacks.offline import Recording, is_secret
-from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec
+from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec, secret_file
 
 NATS = "aegis-trader-nats"
 
@@ -139,9 +139,13 @@ def test_production_clients_authenticate_with_a_generated_secret(prod: Recording
         "secretKeyRef": {"name": "aegis-trader-nats-auth", "key": "password"}
     }
     box = container(prod, "Deployment", "aegis-trader-nats-box", "nats-box")
-    assert env_of(box)["NATS_PASSWORD"] == {
-        "secretKeyRef": {"name": "aegis-trader-nats-auth", "key": "password"}
-    }
+    box_pod = pod_spec(prod, "Deployment", "aegis-trader-nats-box")
+    assert "NATS_PASSWORD" not in env_of(box)  # its script reads the mounted Secret
+    assert 'NATS_PASSWORD="$(cat /run/secrets/nats/password)"' in box["command"][-1]
+    assert secret_file(box_pod, box, "/run/secrets/nats/password") == (
+        "aegis-trader-nats-auth",
+        "password",
+    )
 
 
 def test_network_policy_admits_cluster_routes_and_admin_clients(stack: Recording) -> None:

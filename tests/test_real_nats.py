@@ -34,12 +34,14 @@ from tests.real.pod import (
     http_json,
     http_status,
     image_version,
+    mounted_secret_names,
     output,
     program,
     referenced_secrets,
     rewrite,
     run_async,
     running,
+    secret_files,
     version,
     wait_until,
 )
@@ -229,8 +231,13 @@ def test_cluster_enforces_the_credentials(cluster: Cluster) -> None:
 
 def run_job(cluster: Cluster, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     spec = container(cluster.recording, "Job", JOB, "create-kv-bucket")
-    secrets = secrets_with(cluster.recording, referenced_secrets(spec), cluster.password or "")
+    pod = manifest(cluster.recording, "Job", JOB)["spec"]["template"]["spec"]
+    names = (*referenced_secrets(spec), *mounted_secret_names(pod))
+    secrets = secrets_with(cluster.recording, names, cluster.password or "")
     env = container_env(spec, secrets, {})
+    # The credentials as the kubelet mounts them; the script reads them from there.
+    files = secret_files(pod, spec, secrets, tmp_path / "secrets")
+    command = [rewrite(part, files) for part in spec["command"]]
     # The Service's name does not resolve here: the client port of node 0 stands in for it.
     env["NATS_URL"] = f"nats://127.0.0.1:{cluster.ports[0].client}"
     env["HOME"] = str(tmp_path)
@@ -243,7 +250,7 @@ def run_job(cluster: Cluster, tmp_path: Path) -> subprocess.CompletedProcess[str
     env = base_env(env)
     env["PATH"] = f"{shim}{os.pathsep}{env['PATH']}"
     env["PYTHONPATH"] = str(REPO)
-    return subprocess.run(spec["command"], env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_kv_job_script_creates_the_bucket_once(cluster: Cluster, tmp_path: Path) -> None:

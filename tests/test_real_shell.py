@@ -99,7 +99,8 @@ def test_scripts_are_found_where_the_platform_embeds_them(prod: Recording) -> No
     for expected in (
         "create-kv-bucket",
         "redis start.sh",
-        "10-app-role.sh",
+        "10-databases.sh",
+        "postgres-databases",
         "wait-for",
         "postgres-backup",
         "readinessProbe",
