@@ -10,7 +10,6 @@ role and Secret (`DataStores.databases[consumer]`); Redis' clients share its pas
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -23,7 +22,14 @@ from components.endpoints import CacheEndpoint, DatabaseEndpoint
 from components.graph import DependencyGraph, Node, ServicePort
 from components.kube import kube
 from components.network import workload_policy_spec
-from components.secrets import CredentialArgs, Credentials, KeySource, credential_view
+from components.secrets import (
+    CredentialArgs,
+    Credentials,
+    DerivedKey,
+    KeySource,
+    credential_view,
+    json_map,
+)
 from components.textfiles import read
 from components.workload import (
     Container,
@@ -295,11 +301,6 @@ def databases_volume(name: str, secrets: Sequence[tuple[str, pulumi.Input[str]]]
 
 def secret_volume(name: str, secret: pulumi.Input[str]) -> Manifest:
     return {"name": name, "secret": {"secretName": secret, "defaultMode": SECRET_MODE}}
-
-
-def redis_exporter_passwords(password: str) -> str:
-    """The JSON map redis_exporter's REDIS_PASSWORD_FILE holds."""
-    return json.dumps({REDIS_EXPORTER_ADDR: password})
 
 
 def redis_conf(args: RedisArgs) -> str:
@@ -624,7 +625,7 @@ class DataStores(pulumi.ComponentResource):
         fixed: dict[str, str],
         *,
         component: str | None = None,
-        json_maps: dict[str, tuple[str, str]] | None = None,
+        derived: dict[str, DerivedKey] | None = None,
     ) -> Credentials:
         """Generated passwords in a Secret (or its ExternalSecret), protected in production:
         `{release}-{name}-credentials` for a store's own, `{release}-{name}` for a consumer's."""
@@ -639,7 +640,7 @@ class DataStores(pulumi.ComponentResource):
                 generated=generated,
                 fixed=fixed,
                 length=PASSWORD_LENGTH,
-                json_maps=json_maps or {},
+                derived=derived or {},
             ),
             self._child,
         )
@@ -1036,7 +1037,7 @@ class DataStores(pulumi.ComponentResource):
             REDIS,
             ("password",),
             {},
-            json_maps={REDIS_EXPORTER_PASSWORDS: (REDIS_EXPORTER_ADDR, "password")},
+            derived={REDIS_EXPORTER_PASSWORDS: json_map(REDIS_EXPORTER_ADDR, "password")},
         )
         self._redis_credentials = secret
         secret_name = secret.name

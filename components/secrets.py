@@ -25,6 +25,26 @@ EXTERNAL_SECRETS_API = "external-secrets.io/v1"
 
 
 @dataclass(frozen=True)
+class DerivedKey:
+    """A key computed from the generated key `source`, e.g. a config block a server includes:
+    `render(value)` in generated mode, the External Secrets template `template` (Go template
+    with sprig, over `.{source}`) in external mode. Both must produce the same text."""
+
+    source: str
+    render: Callable[[str], str]
+    template: str
+
+
+def json_map(address: str, source: str) -> DerivedKey:
+    """`{address: value}` as JSON (redis_exporter's REDIS_PASSWORD_FILE)."""
+    return DerivedKey(
+        source,
+        lambda value: json.dumps({address: value}),
+        f"{{{{ dict {json.dumps(address)} .{source} | toJson }}}}",
+    )
+
+
+@dataclass(frozen=True)
 class CredentialArgs:
     platform: Platform
     component: str
@@ -33,15 +53,10 @@ class CredentialArgs:
     generated: tuple[str, ...]
     # Keys with plain, non-secret values (e.g. a user name).
     fixed: Mapping[str, str] = field(default_factory=dict)
-    # Keys holding a JSON object {address: value of a generated key}, e.g. the password map of
-    # redis_exporter's REDIS_PASSWORD_FILE: key -> (address, generated key).
-    json_maps: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    # Keys computed from a generated key (a config block, a JSON map).
+    derived: Mapping[str, DerivedKey] = field(default_factory=dict)
     length: int = 32
     refresh_interval: str = "1h"
-
-
-def _json_map(address: str) -> Callable[[str], str]:
-    return lambda value: json.dumps({address: value})
 
 
 def remote_key(platform: Platform, secret_name: str) -> str:
@@ -77,8 +92,8 @@ class Credentials(pulumi.ComponentResource):
                     f"{name}-{key}", length=args.length, special=False, opts=guarded
                 )
                 values[key] = password.result
-            for key, (address, source) in args.json_maps.items():
-                values[key] = pulumi.Output.from_input(values[source]).apply(_json_map(address))
+            for key, derived in args.derived.items():
+                values[key] = pulumi.Output.from_input(values[derived.source]).apply(derived.render)
             self.values = values
             self.secret = kube(
                 k8s.core.v1.Secret,
@@ -91,9 +106,8 @@ class Credentials(pulumi.ComponentResource):
         else:
             template = {key: f"{{{{ .{key} }}}}" for key in args.generated}
             template.update(args.fixed)
-            for key, (address, source) in args.json_maps.items():
-                # ESO's templates (engine v2) have sprig's toJson, which quotes and escapes.
-                template[key] = f"{{{{ dict {json.dumps(address)} .{source} | toJson }}}}"
+            for key, derived in args.derived.items():
+                template[key] = derived.template
             kube(
                 k8s.apiextensions.CustomResource,
                 name,
@@ -141,7 +155,7 @@ def credential_view(
 ) -> pulumi.Resource:
     """The Secret `{release}-{component}` whose keys repeat other credentials' keys: generated,
     a Secret of the same values; external, an ExternalSecret reading the same store
-    properties (fixed values go into its template). Keys of a JSON map are not supported."""
+    properties (fixed values go into its template). Derived keys are not supported."""
     metadata = platform.metadata(component)
     if platform.secret_store is None:
         data: dict[str, pulumi.Input[str]] = {}

@@ -11,15 +11,6 @@ from tests.helpers import pod_template_specs, secret_file
 # (workload name, container, variable) -> why it must stay an environment variable.
 ALLOWED_SECRET_ENV = {
     **{
-        ("aegis-trader-nats", "nats", var): (
-            "nats-server takes the credentials verbatim only as flag values expanded from the "
-            "environment (issue 14: a `$VAR` or unquoted config value is parsed as "
-            "configuration); a config `include` would need the Secret to hold a quoted "
-            "authorization block"
-        )
-        for var in ("NATS_USER", "NATS_PASSWORD")
-    },
-    **{
         ("aegis-trader-monitor-api", "monitor-api", var): (
             "seed 000's monitor API image (adopted release) reads NATS credentials from the "
             "environment only"

@@ -22,8 +22,9 @@ import nats
 import pytest
 from nats.errors import Error as NatsError
 
+from components.messaging import auth_block
 from stacks.offline import Recording
-from tests.helpers import container, manifest
+from tests.helpers import container, manifest, pod_spec
 from tests.real.credentials import NUMBER_LIKE, secrets_with
 from tests.real.pod import (
     REPO,
@@ -76,18 +77,36 @@ class Ports:
 def server_argv(
     recording: Recording, workdir: Path, index: int, password: str | None
 ) -> tuple[list[str], dict[str, str]]:
-    """The nats container's command and environment, its config file laid under `workdir`."""
+    """The nats container's command and environment, its config file and mounted Secret laid
+    under `workdir/root` at their container paths (the config's relative `include` of the
+    Secret resolves as in the pod)."""
     spec = container(recording, "StatefulSet", NATS, "nats")
-    secrets = (
-        secrets_with(recording, referenced_secrets(spec), password) if password is not None else {}
-    )
+    pod = pod_spec(recording, "StatefulSet", NATS)
+    secrets = {}
+    if password is not None:
+        secrets = {
+            name: dict(data)
+            for name, data in secrets_with(recording, mounted_secret_names(pod), password).items()
+        }
+        # The key the server includes, as the component renders it from this password.
+        if f"{NATS}-auth" in secrets:
+            secrets[f"{NATS}-auth"]["auth.conf"] = auth_block("trading").render(password)
     env = container_env(spec, secrets, {"metadata.name": f"{NATS}-{index}"})
-    # Every mount (config, data volume, pid and tmp emptyDirs) becomes a directory of its own.
-    paths = {m["mountPath"]: workdir / m["name"] for m in spec["volumeMounts"]}
+    root = workdir / "root"
+    paths = {m["mountPath"]: root / m["mountPath"].lstrip("/") for m in spec["volumeMounts"]}
     for path in paths.values():
         path.mkdir(parents=True, exist_ok=True)
+    for mount, local in secret_files(pod, spec, secrets, workdir / "secrets").items():
+        paths[mount].rmdir()
+        local.rename(paths[mount])
     for name, text in manifest(recording, "ConfigMap", NATS)["data"].items():
-        (workdir / "config" / name).write_text(rewrite(text, paths))
+        # Absolute paths become their stand-ins; a relative include stays (its target is laid
+        # out at the same place relative to the config).
+        lines = [
+            line if line.startswith("include ") else rewrite(line, paths)
+            for line in text.splitlines(keepends=True)
+        ]
+        (paths["/etc/nats-config"] / name).write_text("".join(lines))
     argv = [rewrite(expand(arg, env), paths) for arg in spec["command"]]
     assert argv[0] == "nats-server"
     return [nats_server(), *argv[1:]], base_env(env)
@@ -102,8 +121,7 @@ def loopback(ports: Ports, peers: list[Ports]) -> list[str]:
 
 
 def credentials(recording: Recording) -> bool:
-    spec = container(recording, "StatefulSet", NATS, "nats")
-    return bool(referenced_secrets(spec))
+    return bool(mounted_secret_names(pod_spec(recording, "StatefulSet", NATS)))
 
 
 def connects(port: int, user: str | None, password: str | None) -> str:
