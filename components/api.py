@@ -24,7 +24,7 @@ from typing import Any, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.endpoints import BusEndpoint, CacheEndpoint, DatabaseEndpoint
+from components.endpoints import BusEndpoint, CacheEndpoint, DatabaseEndpoint, SecretFiles
 from components.graph import DependencyGraph, Node, ServicePort
 from components.kube import kube
 from components.quantities import parse_cpu
@@ -179,8 +179,8 @@ def uvicorn_command(backend: BackendArgs) -> tuple[str, ...]:
 
 
 def backend_env(args: ApiArgs) -> dict[str, EnvValue]:
-    """Endpoint settings first (so `$(POSTGRES_PASSWORD)` is defined before the URL that expands
-    it), then the graph's `SERVICE_*_URL` for callees the endpoints do not already describe."""
+    """Endpoint settings first (credentials as `*_FILE` paths), then the graph's
+    `SERVICE_*_URL` for callees the endpoints do not already describe."""
     env: dict[str, EnvValue] = {
         "UVICORN_WORKERS": str(args.backend.workers),
         "PORT": str(args.backend.port),
@@ -196,6 +196,16 @@ def backend_env(args: ApiArgs) -> dict[str, EnvValue]:
     for key, value in args.graph.service_env(BACKEND_NODE).items():
         env.setdefault(key, value)
     return env
+
+
+def backend_secret_files(args: ApiArgs) -> list[SecretFiles]:
+    """The credentials `backend_env`'s `*_FILE` variables name, mounted as files."""
+    files = [
+        args.database.files() if args.database is not None else None,
+        args.cache.files() if args.cache is not None else None,
+        args.bus.files(),
+    ]
+    return [f for f in files if f is not None]
 
 
 _HEADER_VALUE = re.compile(r'^[^"\\\r\n]*$')
@@ -349,6 +359,7 @@ class Api(pulumi.ComponentResource):
         backend_port = ServicePort("http", args.backend.port)
         balancer_port = ServicePort("http", args.balancer.port)
         ingress = args.ingress if args.ingress_enabled else None
+        files = backend_secret_files(args)
 
         self.backend = Workload(
             f"{name}-backend",
@@ -364,7 +375,9 @@ class Api(pulumi.ComponentResource):
                     env=backend_env(args),
                     ports=(backend_port,),
                     probes=http_probes("http", HEALTH_PATH),
+                    mounts=tuple(f.mount() for f in files),
                 ),
+                extra_volumes=tuple(f.manifest() for f in files),
                 replicas=args.backend.replicas,
                 autoscaling=args.backend.autoscaling,
                 # It registers in the bus's KV bucket: it starts once the bucket exists.

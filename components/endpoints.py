@@ -1,22 +1,47 @@
 """What one tier hands another: where a shared service listens and which Secret holds its
 credentials, plus the environment a client workload needs to reach it.
 
-Credentials travel as Secret references (`SecretEnv`), never as values; URLs that need a password
-use Kubernetes' `$(VAR)` expansion of an earlier variable.
+Credentials travel as Secret references, never as values. Clients that read files (the
+platform's own images: the FastAPI backend, the trading services) get the Secret mounted
+(`files()`: its volume and mount) and `<NAME>_FILE` variables naming the files (`env()`); URLs
+carry no password. `BusEndpoint.secret_env()` is for images that read only the environment.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pulumi
 
 from components.datafiles import read_text
 from components.graph import DependencyGraph
-from components.workload import Container, EnvValue, Mount, Resources, SecretEnv
+from components.workload import Container, EnvValue, Manifest, Mount, Resources, SecretEnv
 
 BUCKET_WAIT = "wait-for-kv-bucket"
+# Read-only for the owner and the pod's fsGroup.
+SECRET_FILE_MODE = 0o440
+
+
+@dataclass(frozen=True)
+class SecretFiles:
+    """A Secret mounted read-only at `path` as volume `volume`."""
+
+    volume: str
+    secret: pulumi.Input[str]
+    path: str
+
+    def manifest(self) -> Manifest:
+        return {
+            "name": self.volume,
+            "secret": {"secretName": self.secret, "defaultMode": SECRET_FILE_MODE},
+        }
+
+    def mount(self) -> Mount:
+        return Mount(self.volume, self.path, read_only=True)
+
+    def file(self, key: str) -> str:
+        return f"{self.path}/{key}"
 
 
 @dataclass(frozen=True)
@@ -40,7 +65,22 @@ class BusEndpoint:
         url = urlsplit(self.url)
         return url.hostname or self.url, url.port or 4222
 
+    def files(self) -> SecretFiles | None:
+        if self.credentials_secret is None:
+            return None
+        return SecretFiles("nats-credentials", self.credentials_secret, "/run/secrets/nats")
+
     def env(self) -> dict[str, EnvValue]:
+        """NATS_USER_FILE / NATS_PASSWORD_FILE name the files of `files()`."""
+        env: dict[str, EnvValue] = {"NATS_URL": self.url, "NATS_KV_BUCKET": self.bucket}
+        files = self.files()
+        if files is not None:
+            env["NATS_USER_FILE"] = files.file("user")
+            env["NATS_PASSWORD_FILE"] = files.file("password")
+        return env
+
+    def secret_env(self) -> dict[str, EnvValue]:
+        """NATS_USER / NATS_PASSWORD from the Secret, for images that read no files."""
         env: dict[str, EnvValue] = {"NATS_URL": self.url, "NATS_KV_BUCKET": self.bucket}
         if self.credentials_secret is not None:
             env["NATS_USER"] = SecretEnv(self.credentials_secret, "user")
@@ -54,9 +94,11 @@ class BusEndpoint:
     def bucket_waits(self, graph: DependencyGraph, name: str) -> tuple[Container, ...]:
         """`wait-for-kv-bucket` for a service that registers (none for one that doesn't): it
         loops on `nats kv info <bucket>` with the service's own NATS settings and credentials
-        (from the Secret, as the KV Job gets them). Put it after any TCP wait for the bus."""
+        (the files of `files()`: the pod must carry that volume). Put it after any TCP wait for
+        the bus."""
         if not self.registers(graph, name):
             return ()
+        files = self.files()
         return (
             Container(
                 name=BUCKET_WAIT,
@@ -65,14 +107,15 @@ class BusEndpoint:
                 command=("sh", "-c", read_text(__file__, "scripts/wait-for-kv-bucket.sh")),
                 # The CLI's home on the pod's `tmp` scratch (the root filesystem is read-only).
                 env={**self.env(), "HOME": "/tmp"},
-                mounts=(Mount("tmp", "/tmp"),),
+                mounts=(Mount("tmp", "/tmp"), *((files.mount(),) if files else ())),
             ),
         )
 
 
 @dataclass(frozen=True)
 class DatabaseEndpoint:
-    """PostgreSQL for applications: the application role's password is in `secret[password_key]`."""
+    """PostgreSQL for one consumer: its own role and database; the role's password is in
+    `secret[password_key]`, mounted as a file."""
 
     host: str
     port: int
@@ -83,17 +126,21 @@ class DatabaseEndpoint:
     # libpq sslmode, set for managed servers (e.g. `require` for Supabase); None: the default.
     ssl_mode: str | None = None
 
+    def files(self) -> SecretFiles:
+        return SecretFiles("postgres-credentials", self.secret, "/run/secrets/postgres")
+
     def env(self) -> dict[str, EnvValue]:
+        """The URL names no password (libpq form; the client adds POSTGRES_PASSWORD_FILE's)."""
         query = f"?sslmode={self.ssl_mode}" if self.ssl_mode else ""
+        user, database = quote(self.user, safe=""), quote(self.database, safe="")
         env: dict[str, EnvValue] = {
             "POSTGRES_HOST": self.host,
             "POSTGRES_PORT": str(self.port),
             "POSTGRES_DB": self.database,
             "POSTGRES_USER": self.user,
-            "POSTGRES_PASSWORD": SecretEnv(self.secret, self.password_key),
+            "POSTGRES_PASSWORD_FILE": self.files().file(self.password_key),
             "SERVICE_POSTGRES_URL": (
-                f"postgresql://{self.user}:$(POSTGRES_PASSWORD)@{self.host}:{self.port}"
-                f"/{self.database}{query}"
+                f"postgresql://{user}@{self.host}:{self.port}/{database}{query}"
             ),
         }
         if self.ssl_mode:
@@ -111,11 +158,14 @@ class CacheEndpoint:
     password_key: str = "password"
     cluster: bool = False
 
+    def files(self) -> SecretFiles:
+        return SecretFiles("redis-credentials", self.secret, "/run/secrets/redis")
+
     def env(self) -> dict[str, EnvValue]:
         return {
             "REDIS_HOST": self.host,
             "REDIS_PORT": str(self.port),
-            "REDIS_PASSWORD": SecretEnv(self.secret, self.password_key),
+            "REDIS_PASSWORD_FILE": self.files().file(self.password_key),
             "REDIS_CLUSTER": "true" if self.cluster else "false",
             "SERVICE_REDIS_URL": f"redis://{self.host}:{self.port}",
         }

@@ -7,6 +7,7 @@ headless `{release}-nats-headless`, Job `{release}-create-kv-bucket`, Deployment
 
 from __future__ import annotations
 
+import posixpath
 from dataclasses import dataclass
 
 import pulumi
@@ -17,7 +18,7 @@ from components.graph import DependencyGraph, Node, ServicePort
 from components.kube import kube
 from components.network import access_from_graph, workload_policy_spec
 from components.quantities import parse_bytes
-from components.secrets import CredentialArgs, Credentials
+from components.secrets import CredentialArgs, Credentials, DerivedKey
 from components.workload import (
     Container,
     EnvValue,
@@ -27,7 +28,6 @@ from components.workload import (
     Probes,
     Resources,
     Scratch,
-    SecretEnv,
     ServiceSpec,
     VolumeClaim,
     Workload,
@@ -43,6 +43,32 @@ METRICS = ServicePort("metrics", 7777)
 CONFIG_DIR = "/etc/nats-config"
 PID_FILE = "/var/run/nats/nats.pid"
 NATS_USER = "trading"
+# The server's credentials: a Secret key holding an `authorization` block, mounted beside the
+# clients' files and included by nats.conf. nats-server resolves an include relative to the
+# config file's directory, even an absolute one, hence the relative path.
+AUTH_KEY = "auth.conf"
+AUTH_INCLUDE = posixpath.relpath(f"/run/secrets/nats/{AUTH_KEY}", CONFIG_DIR)
+
+
+def nats_string(value: str) -> str:
+    """A double-quoted NATS config string, read verbatim: `\\` and `"` escaped, nothing else
+    interpreted (no `$VAR`, no number or unit parsing)."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def auth_block(user: str) -> DerivedKey:
+    """The Secret key `auth.conf`: `authorization { user, password }` from the generated
+    password; the same text from the External Secrets template (sprig's `replace`)."""
+
+    def render(password: str) -> str:
+        return (
+            f"authorization {{\n  user: {nats_string(user)}\n"
+            f"  password: {nats_string(password)}\n}}\n"
+        )
+
+    escaped = r'{{ .password | replace "\\" "\\\\" | replace "\"" "\\\"" }}'
+    template = f'authorization {{\n  user: {nats_string(user)}\n  password: "{escaped}"\n}}\n'
+    return DerivedKey("password", render, template)
 
 
 @dataclass(frozen=True)
@@ -87,7 +113,8 @@ def server_config(args: MessageBusArgs) -> str:
 
     The credentials are not in it: nats-server parses a `$VAR`'s value as configuration, so a
     password such as `4E1...` (a number with an exponent) or one holding a space, `{` or `;`
-    would stop the server. They reach it as `--user`/`--pass` flags instead (`server_command`).
+    would stop the server (issue 14). With `auth` it includes the mounted Secret key
+    `auth.conf`, where the password is a quoted string (`auth_block`).
     """
     name = args.platform.name(COMPONENT)
     lines = [
@@ -103,6 +130,8 @@ def server_config(args: MessageBusArgs) -> str:
         f"  max_memory_store: {parse_bytes(args.max_memory_store)}",
         "}",
     ]
+    if args.auth:
+        lines.append(f'include "{AUTH_INCLUDE}"')
     if args.replicas > 1:
         routes = [
             f"    nats://{name}-{i}.{name}-headless:{CLUSTER.port}" for i in range(args.replicas)
@@ -119,13 +148,9 @@ def server_config(args: MessageBusArgs) -> str:
     return "\n".join(lines) + "\n"
 
 
-def server_command(auth: bool) -> tuple[str, ...]:
-    """nats-server with its config; with `auth`, the credentials from the environment as flag
-    values (Kubernetes expands `$(VAR)`), which nats-server takes verbatim."""
-    command: tuple[str, ...] = ("nats-server", "--config", f"{CONFIG_DIR}/nats.conf")
-    if auth:
-        command += ("--user=$(NATS_USER)", "--pass=$(NATS_PASSWORD)")
-    return command
+def server_command() -> tuple[str, ...]:
+    """nats-server with its config (which includes the credentials' file, see server_config)."""
+    return ("nats-server", "--config", f"{CONFIG_DIR}/nats.conf")
 
 
 ADMIN_CLIENTS = ("nats-box", "create-kv-bucket")
@@ -152,7 +177,6 @@ class MessageBus(pulumi.ComponentResource):
         url = f"nats://{fullname}:{CLIENT.port}"
 
         secret_name: str | None = None
-        credentials: dict[str, EnvValue] = {}
         if args.auth:
             auth = Credentials(
                 f"{name}-auth",
@@ -162,27 +186,37 @@ class MessageBus(pulumi.ComponentResource):
                     secret_name=f"{fullname}-auth",
                     generated=("password",),
                     fixed={"user": NATS_USER},
+                    derived={AUTH_KEY: auth_block(NATS_USER)},
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
             secret_name = auth.name
-            credentials = {
-                "NATS_USER": SecretEnv(secret_name, "user"),
-                "NATS_PASSWORD": SecretEnv(secret_name, "password"),
-            }
+        endpoint = BusEndpoint(
+            url=url,
+            bucket=args.bucket,
+            # Registering services check the bucket with the Job's CLI, image and sizing.
+            cli_image=args.box_image,
+            cli_resources=args.job_resources,
+            credentials_secret=secret_name,
+            node=COMPONENT,
+        )
+        # Clients and the server read the credentials from the mounted Secret.
+        files = endpoint.files()
+        client_mounts = (files.mount(),) if files is not None else ()
+        client_volumes = (files.manifest(),) if files is not None else ()
 
         job_selector = platform.selector("create-kv-bucket")
         server = Container(
             name="nats",
             image=args.image,
-            command=server_command(args.auth),
+            command=server_command(),
             resources=args.resources,
             ports=(CLIENT, CLUSTER, MONITOR),
             env={
                 "SERVER_NAME": FieldEnv("metadata.name"),
                 "GOMEMLIMIT": gomemlimit(args.resources.memory_limit),
-                **credentials,
             },
+            mounts=client_mounts,
             probes=Probes(
                 # Full JetStream health once, then cheaper checks: readiness is "server up",
                 # liveness is "JetStream enabled", so a catching-up stream doesn't kill the pod.
@@ -227,6 +261,7 @@ class MessageBus(pulumi.ComponentResource):
                 volume_claims=(
                     VolumeClaim("data", "/data", args.storage_size, args.storage_class),
                 ),
+                extra_volumes=client_volumes,
                 service=ServiceSpec(ports=(CLIENT,)),
                 network=platform.access(
                     args.graph, COMPONENT, scrape_ports=(METRICS,), peer_ports=(CLUSTER,)
@@ -237,9 +272,19 @@ class MessageBus(pulumi.ComponentResource):
             ),
             pulumi.ResourceOptions(parent=self),
         )
-        client_env: dict[str, EnvValue] = {"NATS_URL": url, **credentials}
+        # The admin clients' scripts read the files into the nats CLI's variables.
+        client_env: dict[str, EnvValue] = {"NATS_URL": url}
+        read_credentials = (
+            (
+                f'NATS_USER="$(cat {files.file("user")})"\n'
+                f'NATS_PASSWORD="$(cat {files.file("password")})"\n'
+                "export NATS_USER NATS_PASSWORD\n"
+            )
+            if files is not None
+            else ""
+        )
 
-        kv_script = (
+        kv_script = read_credentials + (
             # Waits for JetStream, then creates the bucket once: a re-run finds it and succeeds.
             "until nats stream ls >/dev/null 2>&1; do\n"
             "  echo waiting for JetStream; sleep 3\n"
@@ -267,6 +312,7 @@ class MessageBus(pulumi.ComponentResource):
             command=("sh", "-ec", kv_script),
             env={**client_env, "HOME": "/tmp"},
             resources=args.job_resources,
+            mounts=client_mounts,
         )
         self.kv_job = kube(
             k8s.batch.v1.Job,
@@ -285,7 +331,7 @@ class MessageBus(pulumi.ComponentResource):
                 "template": {
                     "metadata": {"labels": job_selector},
                     "spec": {
-                        **batch_pod_spec(platform, [job_container]),
+                        **batch_pod_spec(platform, [job_container], volumes=client_volumes),
                         "serviceAccountName": job_name,
                     },
                 },
@@ -304,9 +350,10 @@ class MessageBus(pulumi.ComponentResource):
         if args.nats_box:
             context_script = (
                 # A saved context, so `kubectl exec` users just run `nats ...`.
-                'nats context save default --server "$NATS_URL" '
+                read_credentials
+                + 'nats context save default --server "$NATS_URL" '
                 + ('--user "$NATS_USER" --password "$NATS_PASSWORD" ' if args.auth else "")
-                + "--select >/dev/null\nexec sleep infinity\n"
+                + "--select >/dev/null\nunset NATS_USER NATS_PASSWORD\nexec sleep infinity\n"
             )
             Workload(
                 f"{name}-box",
@@ -319,6 +366,7 @@ class MessageBus(pulumi.ComponentResource):
                         image=args.box_image,
                         command=("sh", "-ec", context_script),
                         env={**client_env, "HOME": "/tmp"},
+                        mounts=client_mounts,
                         resources=args.box_resources,
                         probes=Probes(
                             liveness=Probe(command=("nats", "--version"), period=60),
@@ -328,20 +376,13 @@ class MessageBus(pulumi.ComponentResource):
                         ),
                     ),
                     service=None,
+                    extra_volumes=client_volumes,
                     network=platform.access(args.graph, "nats-box"),
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
 
-        self.endpoint = BusEndpoint(
-            url=url,
-            bucket=args.bucket,
-            # Registering services check the bucket with the Job's CLI, image and sizing.
-            cli_image=args.box_image,
-            cli_resources=args.job_resources,
-            credentials_secret=secret_name,
-            node=COMPONENT,
-        )
+        self.endpoint = endpoint
         self.url = url
         self.bucket = args.bucket
         self.register_outputs(

@@ -16,7 +16,7 @@ from typing import Literal
 
 import pulumi
 
-from components.endpoints import BusEndpoint, CacheEndpoint, DatabaseEndpoint
+from components.endpoints import BusEndpoint, CacheEndpoint, DatabaseEndpoint, SecretFiles
 from components.graph import DependencyGraph, Node, ServicePort
 from components.workload import (
     Autoscaling,
@@ -110,6 +110,18 @@ def service_env(args: TradingServicesArgs, service: TradingService) -> dict[str,
     return env
 
 
+def secret_files(args: TradingServicesArgs, service: TradingService) -> list[SecretFiles]:
+    """The credentials `service_env`'s `*_FILE` variables name, mounted as files."""
+    files: list[SecretFiles | None] = []
+    if BUS in service.calls:
+        files.append(args.bus.files())
+    if DATABASE in service.calls and args.database is not None:
+        files.append(args.database.files())
+    if CACHE in service.calls and args.cache is not None:
+        files.append(args.cache.files())
+    return [f for f in files if f is not None]
+
+
 def probes() -> Probes:
     """Seed 001: /healthz liveness after 30 s every 10 s, readiness after 5 s every 5 s."""
     return Probes(
@@ -120,6 +132,7 @@ def probes() -> Probes:
 
 def service_workload_args(args: TradingServicesArgs, service: TradingService) -> WorkloadArgs:
     http = ServicePort("http", service.port)
+    files = secret_files(args, service)
     main = Container(
         name=service.name,
         image=service.image,
@@ -127,6 +140,7 @@ def service_workload_args(args: TradingServicesArgs, service: TradingService) ->
         env=service_env(args, service),
         ports=(http,),
         probes=probes(),
+        mounts=tuple(f.mount() for f in files),
     )
     waits = []
     for callee in args.graph.callees(service.name):
@@ -154,6 +168,7 @@ def service_workload_args(args: TradingServicesArgs, service: TradingService) ->
             "prometheus.io/path": METRICS_PATH,
         },
         network=args.platform.access(args.graph, service.name, scrape_ports=(http,)),
+        extra_volumes=tuple(f.manifest() for f in files),
     )
 
 

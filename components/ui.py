@@ -134,7 +134,8 @@ def monitor_api_args(args: UiArgs) -> WorkloadArgs:
     bus's Secret; `wait-for-nats` blocks until NATS answers, then `wait-for-kv-bucket` until
     the bucket it registers in exists."""
     spec = args.monitor_api
-    bus_env = args.bus.env()
+    # Seed 000's image reads its credentials from the environment only.
+    bus_env = args.bus.secret_env()
     config = {
         "API_PORT": str(MONITOR_API_PORT),
         "NATS_URL": args.bus.url,
@@ -151,6 +152,7 @@ def monitor_api_args(args: UiArgs) -> WorkloadArgs:
         probes=_probes("http", spec.health_path),
     )
     host, port = args.bus.address()
+    bus_files = args.bus.files()
     return WorkloadArgs(
         platform=args.platform,
         component=MONITOR_API,
@@ -165,6 +167,8 @@ def monitor_api_args(args: UiArgs) -> WorkloadArgs:
             # Then the bucket it registers in (seed 000: the KV store comes first).
             *args.bus.bucket_waits(args.graph, MONITOR_API),
         ),
+        # The bucket wait reads the NATS credentials from their files (the image, from env).
+        extra_volumes=(bus_files.manifest(),) if bus_files is not None else (),
         network=args.platform.access(args.graph, MONITOR_API),
     )
 

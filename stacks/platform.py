@@ -26,6 +26,7 @@ from components.workload import Platform
 from stacks.graph import build_graph, mesh_opt_out
 from stacks.observability import compose_observability, otlp_endpoint, watch_workloads
 from stacks.settings import PlatformSettings
+from stacks.settings.datastores import BACKEND_CONSUMER, TRADING_SERVICES_CONSUMER
 
 
 def providers(settings: PlatformSettings) -> list[pulumi.ProviderResource]:
@@ -206,8 +207,14 @@ def deploy(settings: PlatformSettings) -> None:
         {
             "host": stores.postgres_host,
             "port": stores.postgres_port,
-            "database": stores.database.database,
+            # The admin Secret (superuser, or the managed server's admin role).
             "secret": stores.postgres_secret,
+            # Each consumer's database, role and Secret (keys username, password, database).
+            "databases": {
+                consumer: {"database": d.database, "user": d.user, "secret": d.secret}
+                for consumer, d in stores.databases.items()
+            },
+            "toolingSecret": stores.tooling_secret,
         },
     )
     pulumi.export(
@@ -226,7 +233,15 @@ def deploy(settings: PlatformSettings) -> None:
     )
     api = Api(
         "api",
-        api_args(settings, platform, graph, engine, bus.endpoint, stores.database, stores.cache),
+        api_args(
+            settings,
+            platform,
+            graph,
+            engine,
+            bus.endpoint,
+            stores.databases[BACKEND_CONSUMER],
+            stores.cache,
+        ),
         tier_opts,
     )
     pulumi.export("engineShards", list(engine.addresses))
@@ -240,7 +255,12 @@ def deploy(settings: PlatformSettings) -> None:
     trading = TradingServices(
         "trading-services",
         settings.trading_services.build(
-            platform, graph, bus.endpoint, settings.images, stores.database, stores.cache
+            platform,
+            graph,
+            bus.endpoint,
+            settings.images,
+            stores.databases[TRADING_SERVICES_CONSUMER],
+            stores.cache,
         ),
         tier_opts,
     )

@@ -52,3 +52,36 @@ def assert_rejected(
     assert allowed in message
     assert "\n" not in message, "one message, one line"
     return message
+
+
+def pod_template_specs(recording: Recording) -> list[tuple[str, str, dict[str, Any]]]:
+    """(kind, name, pod spec) of every workload, Job and CronJob of the recorded graph."""
+    found = []
+    for r in recording.kubernetes_objects():
+        spec = r.manifest().get("spec") or {}
+        if r.kind == "CronJob":
+            spec = spec["jobTemplate"]["spec"]
+        if isinstance(spec.get("template"), dict) and "spec" in spec["template"]:
+            found.append((str(r.kind), str(r.object_name), spec["template"]["spec"]))
+    return found
+
+
+def secret_file(pod: dict[str, Any], c: dict[str, Any], path: str) -> tuple[str, str]:
+    """The Secret name and key whose file `path` is inside container `c` of `pod`: a mounted
+    Secret volume, or a projected volume of Secrets."""
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    for mount in c.get("volumeMounts", []):
+        root = mount["mountPath"].rstrip("/") + "/"
+        if not path.startswith(root) or mount.get("subPath"):
+            continue
+        relative = path[len(root) :]
+        volume = volumes[mount["name"]]
+        if "secret" in volume:
+            for item in volume["secret"].get("items") or [{"key": relative, "path": relative}]:
+                if item["path"] == relative:
+                    return volume["secret"]["secretName"], item["key"]
+        for source in volume.get("projected", {}).get("sources", []):
+            for item in source.get("secret", {}).get("items", []):
+                if item["path"] == relative:
+                    return source["secret"]["name"], item["key"]
+    raise KeyError(f"{path} is no file of a mounted Secret in container {c['name']}")

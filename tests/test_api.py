@@ -21,10 +21,18 @@ from components.endpoints import BusEndpoint, CacheEndpoint, DatabaseEndpoint
 from components.engine import engine_nodes
 from components.graph import DependencyGraph, Node, ServicePort
 from components.messaging import bus_nodes
-from components.workload import Platform, Resources
+from components.workload import Platform, Resources, SecretEnv
 from stacks.offline import Recording, run_program, run_stack
 from tests.conftest import KUBERNETES_VERSIONS
-from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec
+from tests.helpers import (
+    assert_rejected,
+    container,
+    env_of,
+    manifest,
+    pod_spec,
+    production,
+    secret_file,
+)
 from tests.kubeschema import validate as validate_strict
 from tests.kubeschema import validate_each
 
@@ -66,16 +74,25 @@ def test_backend_serves_fastapi_on_8000_with_4_uvicorn_workers(stack: Recording)
 
 def test_backend_is_told_the_stores_bus_and_engine_shards(stack: Recording) -> None:
     backend = container(stack, "Deployment", BACKEND, "backend")
+    pod = pod_spec(stack, "Deployment", BACKEND)
     env = env_of(backend)
     assert env["NATS_URL"] == "nats://aegis-trader-nats:4222"
     assert env["POSTGRES_HOST"] == stack.outputs["postgres"]["host"]
-    assert env["POSTGRES_PASSWORD"]["secretKeyRef"]["name"] == stack.outputs["postgres"]["secret"]
+    # Seed 002's backend: its own database and role, its password a file of its own Secret.
+    database = stack.outputs["postgres"]["databases"]["backend"]
+    assert (env["POSTGRES_DB"], env["POSTGRES_USER"]) == ("trading_db", "trading_user")
+    assert (database["database"], database["user"]) == ("trading_db", "trading_user")
+    password = secret_file(pod, backend, env["POSTGRES_PASSWORD_FILE"])
+    assert password == (database["secret"], "password")
+    assert env["SERVICE_POSTGRES_URL"] == (
+        f"postgresql://trading_user@{stack.outputs['postgres']['host']}:5432/trading_db"
+    )
     assert env["REDIS_HOST"] == stack.outputs["redis"]["host"]
-    assert env["REDIS_PASSWORD"]["secretKeyRef"]["name"] == stack.outputs["redis"]["secret"]
-    names = [e["name"] for e in backend["env"]]
-    # `$(POSTGRES_PASSWORD)` expands only variables defined earlier in the list.
-    assert names.index("POSTGRES_PASSWORD") < names.index("SERVICE_POSTGRES_URL")
-    assert "$(POSTGRES_PASSWORD)" in env["SERVICE_POSTGRES_URL"]
+    redis = secret_file(pod, backend, env["REDIS_PASSWORD_FILE"])
+    assert redis == (stack.outputs["redis"]["secret"], "password")
+    if production(stack):  # NATS requires credentials there
+        nats = secret_file(pod, backend, env["NATS_PASSWORD_FILE"])
+        assert nats == (stack.outputs["natsCredentialsSecret"], "password")
     shards = stack.outputs["engineShards"]
     assert env["ENGINE_SHARDS"] == ",".join(shards)
     assert env["ENGINE_SHARD_COUNT"] == str(len(shards))
@@ -329,18 +346,27 @@ def api_args(**overrides: Any) -> ApiArgs:
     return ApiArgs(**{**base.__dict__, **overrides})
 
 
-def test_backend_env_defines_the_password_before_the_url_that_expands_it() -> None:
+def test_backend_env_names_credential_files_and_urls_without_passwords() -> None:
     env = backend_env(api_args())
-    keys = list(env)
-    assert keys.index("POSTGRES_PASSWORD") < keys.index("SERVICE_POSTGRES_URL")
-    # The endpoint's credentialed URL wins over the graph's plain one.
-    assert (
-        env["SERVICE_POSTGRES_URL"]
-        == "postgresql://app:$(POSTGRES_PASSWORD)@rel-postgres:5432/trading"
-    )
+    # The endpoint's URL (with its role) wins over the graph's plain one; no password in it.
+    assert env["SERVICE_POSTGRES_URL"] == "postgresql://app@rel-postgres:5432/trading"
+    assert env["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres/password"
     assert env["SERVICE_REDIS_URL"] == "redis://rel-redis:6379"
-    assert env["REDIS_PASSWORD"].secret == "rel-redis-auth"  # type: ignore[union-attr]
-    assert env["NATS_PASSWORD"].secret == "rel-nats-auth"  # type: ignore[union-attr]
+    assert env["REDIS_PASSWORD_FILE"] == "/run/secrets/redis/password"
+    assert env["NATS_PASSWORD_FILE"] == "/run/secrets/nats/password"
+    assert not [k for k, v in env.items() if isinstance(v, SecretEnv)]
+    recording = run_program(lambda: Api("api", api_args()))
+    pod = recording.get("Deployment", "rel-backend").manifest()["spec"]["template"]["spec"]
+    (backend,) = pod["containers"]
+    secrets = {
+        secret_file(pod, backend, str(env[k]))
+        for k in ("POSTGRES_PASSWORD_FILE", "REDIS_PASSWORD_FILE", "NATS_PASSWORD_FILE")
+    }
+    assert secrets == {
+        ("rel-postgres-app", "password"),
+        ("rel-redis-auth", "password"),
+        ("rel-nats-auth", "password"),
+    }
     assert env["ENGINE_SHARDS"] == "rel-hft-engine-0:50051,rel-hft-engine-1:50051"
     assert env["SERVICE_HFT_ENGINE_1_URL"] == "grpc://rel-hft-engine-1:50051"
 

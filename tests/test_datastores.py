@@ -11,6 +11,7 @@ import pytest
 
 from components.datastores import (
     BackupArgs,
+    ConsumerDatabase,
     DataStores,
     DataStoresArgs,
     ExternalPostgres,
@@ -32,7 +33,15 @@ from stacks.graph import build_graph
 from stacks.offline import Recording, engine_value, is_secret, run_program, run_stack, stack_config
 from stacks.settings.datastores import cron_problem
 from stacks.summary import totals
-from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec, production
+from tests.helpers import (
+    assert_rejected,
+    container,
+    env_of,
+    manifest,
+    pod_spec,
+    production,
+    secret_file,
+)
 from tests.kubeschema import validate_each
 
 PG = "aegis-trader-postgres"
@@ -111,7 +120,6 @@ def test_postgres_passwords_are_files_from_a_generated_secret(stack: Recording) 
     env = env_of(pg)
     assert env["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres/superuser-password"
     assert "POSTGRES_PASSWORD" not in env
-    assert env["POSTGRES_DB"] == "trading"
     credentials = next(
         v for v in pod_spec(stack, "StatefulSet", PG)["volumes"] if v["name"] == "credentials"
     )
@@ -130,19 +138,83 @@ def test_postgres_passwords_are_files_from_a_generated_secret(stack: Recording) 
         for r in stack.resources
         if r.type == "random:index/randomPassword:RandomPassword" and "data-stores" in r.name
     ]
-    assert len(passwords) == 3  # postgres superuser and application role, redis
+    # postgres superuser, the pre-issue-15 application role (kept: see components/datastores.py),
+    # each consumer's role, redis
+    assert len(passwords) == 5
     assert all(p.inputs["length"] >= 24 and p.inputs["special"] is False for p in passwords)
 
 
-def test_first_start_creates_the_application_role_from_the_secret_file(stack: Recording) -> None:
-    script = manifest(stack, "ConfigMap", f"{PG}-init")["data"]["10-app-role.sh"]
-    assert 'app_password="$(cat /run/secrets/postgres/password)"' in script
-    assert "CREATE ROLE :\"app_user\" LOGIN PASSWORD :'app_password'" in script
+def test_each_consumer_has_its_own_database_role_and_secret(stack: Recording) -> None:
+    """Seed 001: the trading services' database `eafix_trading`; seed 002: the HFT backend's
+    `trading_db` as `trading_user`; each with a Secret of its own."""
+    databases = stack.outputs["postgres"]["databases"]
+    assert databases["trading-services"]["database"] == "eafix_trading"
+    assert (databases["backend"]["database"], databases["backend"]["user"]) == (
+        "trading_db",
+        "trading_user",
+    )
+    secrets = {d["secret"] for d in databases.values()}
+    assert len(secrets) == len(databases) == 2
+    assert stack.outputs["postgres"]["secret"] not in secrets
+    for database in databases.values():
+        secret = stack.get("Secret", database["secret"])
+        data = secret.manifest()["stringData"]
+        assert (data["username"], data["database"]) == (database["user"], database["database"])
+        assert is_secret(secret.inputs["stringData"])
+        assert set(data) == {"username", "password", "database"}
+
+
+def mounted_databases(pod: dict[str, Any], c: dict[str, Any]) -> dict[str, dict[str, tuple]]:
+    """consumer -> key -> (Secret, key) of the files under DATABASES_DIR."""
+    root = env_of(c)["DATABASES_DIR"]
+    (mount,) = [m for m in c["volumeMounts"] if m["mountPath"] == root]
+    (volume,) = [v for v in pod["volumes"] if v["name"] == mount["name"]]
+    found: dict[str, dict[str, tuple]] = {}
+    for source in volume["projected"]["sources"]:
+        for item in source["secret"]["items"]:
+            consumer, key = item["path"].split("/")
+            found.setdefault(consumer, {})[key] = secret_file(pod, c, f"{root}/{item['path']}")
+    return found
+
+
+def test_first_start_creates_every_consumers_role_and_database(stack: Recording) -> None:
+    script = manifest(stack, "ConfigMap", f"{PG}-init")["data"]["10-databases.sh"]
     pg = container(stack, "StatefulSet", PG, "postgres")
+    pod = pod_spec(stack, "StatefulSet", PG)
     # One file in the directory, so an image's own init scripts (TimescaleDB's) stay visible.
     init = next(m for m in pg["volumeMounts"] if m["name"] == "initdb")
-    assert init["mountPath"] == "/docker-entrypoint-initdb.d/10-app-role.sh"
-    assert init["subPath"] == "10-app-role.sh"
+    assert init["mountPath"] == "/docker-entrypoint-initdb.d/10-databases.sh"
+    assert init["subPath"] == "10-databases.sh"
+    assert 'for consumer_dir in "$DATABASES_DIR"/*/' in script
+    databases = stack.outputs["postgres"]["databases"]
+    assert mounted_databases(pod, pg) == {
+        consumer: {key: (d["secret"], key) for key in ("username", "password", "database")}
+        for consumer, d in databases.items()
+    }
+
+
+def test_a_job_creates_the_consumers_on_a_server_that_already_exists(stack: Recording) -> None:
+    """The entrypoint's init scripts run on an empty data directory only: the Job brings an
+    existing server up to date, with the same script, as the superuser over TCP."""
+    job = stack.get("Job", f"{PG}-databases")
+    body = job.manifest()
+    assert body["metadata"]["annotations"]["pulumi.com/replaceUnready"] == "true"
+    assert stack.get("StatefulSet", PG).urn in job.dependencies
+    pod = body["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    init = manifest(stack, "ConfigMap", f"{PG}-init")["data"]["10-databases.sh"]
+    assert c["args"] == [init]
+    env = env_of(c)
+    assert (env["PGHOST"], env["PGPORT"], env["PGUSER"]) == (PG, "5432", "postgres")
+    assert secret_file(pod, c, env["PG_PASSWORD_FILE"]) == (
+        stack.outputs["postgres"]["secret"],
+        "superuser-password",
+    )
+    assert set(mounted_databases(pod, c)) == set(stack.outputs["postgres"]["databases"])
+    assert pod["serviceAccountName"] == f"{PG}-databases"
+    assert pod["securityContext"]["runAsUser"] == 10001
+    # A caller of the server in the graph: the server's NetworkPolicy admits it.
+    assert "postgres-databases" in ingress_names(stack, PG)
 
 
 def test_production_postgres_keeps_seed_002s_10gi_volume(prod: Recording, dev: Recording) -> None:
@@ -206,17 +278,96 @@ def test_redis_requires_a_password_and_disables_flush_commands(stack: Recording)
     assert "requirepass" in start and "exec redis-server /run/redis/redis.conf" in start
     redis = container(stack, kind, REDIS, "redis")
     assert redis["command"] == ["sh", "/etc/redis/start.sh"]
-    assert env_of(redis)["REDISCLI_AUTH"] == {
-        "secretKeyRef": {"name": f"{REDIS}-credentials", "key": "password"}
-    }
-    plain = [e["name"] for e in redis["env"] if "value" in e]
+    assert "REDISCLI_AUTH" not in env_of(redis)
+    plain = [e["name"] for e in redis.get("env", []) if "value" in e]
     assert not [n for n in plain if "PASS" in n or "AUTH" in n]
     for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
-        assert "redis-cli -h 127.0.0.1 -p 6379 ping" in redis[probe]["exec"]["command"][-1]
+        command = redis[probe]["exec"]["command"][-1]
+        assert command.startswith('REDISCLI_AUTH="$(cat /run/secrets/redis/password)" ')
+        assert "redis-cli -h 127.0.0.1 -p 6379 ping" in command
+    pod = pod_spec(stack, kind, REDIS)
+    assert secret_file(pod, redis, "/run/secrets/redis/password") == (
+        f"{REDIS}-credentials",
+        "password",
+    )
     assert redis["securityContext"]["readOnlyRootFilesystem"] is True
     assert pod_spec(stack, kind, REDIS)["securityContext"]["runAsNonRoot"] is True
     client = manifest(stack, "Service", REDIS)["spec"]
     assert ("redis", 6379) in [(p["name"], p["port"]) for p in client["ports"]]
+
+
+# --- seed 001's trading-secrets ---------------------------------------------------------------
+
+
+def test_trading_secrets_carry_seed_001s_keys_from_the_credentials_they_repeat(
+    stack: Recording,
+) -> None:
+    """Seed 001's runbooks read REDIS_PASSWORD, POSTGRES_USER and POSTGRES_PASSWORD from
+    `trading-secrets`: the same values as Redis' Secret and the trading services' role."""
+    name = stack.outputs["postgres"]["toolingSecret"]
+    assert name == "aegis-trader-trading-secrets"
+    secret = stack.get("Secret", name)
+    assert is_secret(secret.inputs["stringData"])
+    data = secret.manifest()["stringData"]
+    assert set(data) == {"REDIS_PASSWORD", "POSTGRES_USER", "POSTGRES_PASSWORD"}
+    redis = stack.get("Secret", stack.outputs["redis"]["secret"]).manifest()["stringData"]
+    services = stack.outputs["postgres"]["databases"]["trading-services"]
+    role = stack.get("Secret", services["secret"]).manifest()["stringData"]
+    assert data["REDIS_PASSWORD"] == redis["password"]
+    assert (data["POSTGRES_USER"], data["POSTGRES_PASSWORD"]) == (
+        role["username"],
+        role["password"],
+    )
+    assert data["POSTGRES_PASSWORD"] != data["REDIS_PASSWORD"]
+
+
+@pytest.fixture(scope="module")
+def external_store() -> Recording:
+    return run_stack("prod", {"secrets": {"mode": "external", "store": "vault-trading"}})
+
+
+def test_with_an_external_store_every_database_credential_comes_from_it(
+    external_store: Recording,
+) -> None:
+    """Consumers' passwords and the tooling Secret's keys are store properties; the tooling
+    Secret reads the same properties as the Secrets it repeats (no second copy in the store)."""
+    found = {r.object_name: r.manifest()["spec"] for r in external_store.of_kind("ExternalSecret")}
+    for consumer in ("trading-services", "backend"):
+        spec = found[f"{PG}-{consumer}"]
+        assert spec["data"] == [
+            {
+                "secretKey": "password",
+                "remoteRef": {"key": f"aegis-trader/{PG}-{consumer}", "property": "password"},
+            }
+        ]
+    tooling = found["aegis-trader-trading-secrets"]
+    assert tooling["target"]["name"] == "aegis-trader-trading-secrets"
+    assert tooling["target"]["template"]["data"]["POSTGRES_USER"] == "eafix_app"
+    refs = {d["secretKey"]: d["remoteRef"] for d in tooling["data"]}
+    assert refs == {
+        "REDIS_PASSWORD": {"key": f"aegis-trader/{REDIS}-credentials", "property": "password"},
+        "POSTGRES_PASSWORD": {"key": f"aegis-trader/{PG}-trading-services", "property": "password"},
+    }
+    # redis_exporter's password file is templated from the same property.
+    redis = found[f"{REDIS}-credentials"]["target"]["template"]["data"]
+    assert redis["exporter-passwords.json"] == (
+        '{{ dict "redis://127.0.0.1:6379" .password | toJson }}'
+    )
+
+
+def test_external_postgres_gets_each_consumer_created_by_its_admin_role() -> None:
+    recording = record(EXTERNAL, REDIS_ARGS, postgres_port=6543)
+    job = recording.get("Job", "rel-postgres-databases").manifest()
+    pod = job["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    env = env_of(c)
+    assert (env["PGHOST"], env["PGPORT"], env["PGUSER"]) == ("rel-postgres", "6543", "postgres")
+    assert env["PGSSLMODE"] == "require"
+    assert "EXTENSIONS" not in env  # a managed server's extensions are its operator's
+    assert secret_file(pod, c, env["PG_PASSWORD_FILE"]) == ("rel-postgres-credentials", "password")
+    consumers = mounted_databases(pod, c)
+    assert consumers["backend"]["password"] == ("rel-postgres-backend", "password")
+    assert set(consumers) == {"trading-services", "backend"}
 
 
 # --- Redis cluster (seed 004) -----------------------------------------------------------------
@@ -270,7 +421,12 @@ def test_bootstrap_job_forms_the_cluster_once_after_every_node(prod: Recording) 
     pod = body["spec"]["template"]["spec"]
     assert pod["serviceAccountName"] == f"{REDIS}-cluster-init"
     assert pod["securityContext"]["runAsNonRoot"] is True
-    assert env_of(pod["containers"][0])["REDISCLI_AUTH"]["secretKeyRef"]["key"] == "password"
+    assert 'REDISCLI_AUTH="$(cat /run/secrets/redis/password)"' in script
+    (c,) = pod["containers"]
+    assert secret_file(pod, c, "/run/secrets/redis/password") == (
+        f"{REDIS}-credentials",
+        "password",
+    )
 
 
 def test_cluster_nodes_meet_their_peers_again_after_a_full_restart(prod: Recording) -> None:
@@ -289,14 +445,20 @@ def test_local_has_no_cluster_objects(dev: Recording) -> None:
 # --- backups ----------------------------------------------------------------------------------
 
 
-def test_postgres_backup_runs_pg_dump_into_its_own_claim(stack: Recording) -> None:
+def test_postgres_backup_dumps_every_database_into_its_own_claim(stack: Recording) -> None:
     cron = manifest(stack, "CronJob", f"{PG}-backup")
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     script = script_of(stack, "CronJob", f"{PG}-backup")
-    assert f"pg_dump --host={PG} --port=5432" in script and "--format=custom" in script
-    retention = 14 if production(stack) else 3
-    assert f"tail -n +{retention + 1}" in script  # dumps beyond the retention are deleted
+    # Every database (each consumer's, and any an older server still has), plus the roles.
+    assert "FROM pg_database WHERE datallowconn AND NOT datistemplate" in script
+    assert '--dbname="$database" --format=custom' in script
+    assert "pg_dumpall --globals-only" in script
     pod = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (c,) = pod["containers"]
+    env = env_of(c)
+    assert (env["PGHOST"], env["PGPORT"], env["PGUSER"]) == (PG, "5432", "postgres")
+    retention = 14 if production(stack) else 3
+    assert env["RETENTION"] == str(retention)  # dumps beyond the retention are deleted
     # pg_dump over TCP needs no server files: the platform's high UID, the claim via fsGroup.
     assert pod["securityContext"]["runAsUser"] == 10001
     assert pod["securityContext"]["fsGroup"] == 10001
@@ -304,8 +466,8 @@ def test_postgres_backup_runs_pg_dump_into_its_own_claim(stack: Recording) -> No
     claim = next(v for v in pod["volumes"] if v["name"] == "backups")
     assert claim["persistentVolumeClaim"]["claimName"] == f"{PG}-backups"
     assert manifest(stack, "PersistentVolumeClaim", f"{PG}-backups")["spec"]["resources"]
-    password = env_of(pod["containers"][0])["PGPASSWORD"]
-    assert password == {"secretKeyRef": {"name": f"{PG}-credentials", "key": "superuser-password"}}
+    password = secret_file(pod, c, env["PG_PASSWORD_FILE"])
+    assert password == (f"{PG}-credentials", "superuser-password")
 
 
 def test_redis_rdb_snapshots_every_six_hours(stack: Recording) -> None:
@@ -367,8 +529,20 @@ def test_outputs_name_hosts_ports_and_secrets(stack: Recording) -> None:
     assert stack.outputs["postgres"] == {
         "host": PG,
         "port": 5432,
-        "database": "trading",
         "secret": f"{PG}-credentials",
+        "databases": {
+            "trading-services": {
+                "database": "eafix_trading",
+                "user": "eafix_app",
+                "secret": f"{PG}-trading-services",
+            },
+            "backend": {
+                "database": "trading_db",
+                "user": "trading_user",
+                "secret": f"{PG}-backend",
+            },
+        },
+        "toolingSecret": "aegis-trader-trading-secrets",
     }
     assert stack.outputs["redis"] == {
         "host": REDIS,
@@ -434,8 +608,18 @@ def record(postgres: PostgresArgs | ExternalPostgres, redis: RedisArgs, **nodes:
     return run_program(lambda: DataStores("stores", args))
 
 
+CONSUMERS = (
+    ConsumerDatabase("trading-services", "eafix_trading", "eafix_app"),
+    ConsumerDatabase("backend", "trading_db", "trading_user"),
+)
 EXTERNAL = ExternalPostgres(
-    host="db.abcdefgh.supabase.co", password="from-config", user="postgres", port=6543
+    host="db.abcdefgh.supabase.co",
+    password="from-config",
+    user="postgres",
+    databases=CONSUMERS,
+    client_image="postgres:16.9-alpine",
+    job_resources=SMALL,
+    port=6543,
 )
 
 
@@ -451,7 +635,7 @@ def test_external_postgres_is_an_externalname_service_and_a_secret_only() -> Non
     assert secret.manifest()["stringData"]["username"] == "postgres"
     # Declared callers may leave the cluster for it, on its port only.
     egress = recording.get("NetworkPolicy", "rel-postgres-external-egress").manifest()["spec"]
-    assert egress["podSelector"]["matchExpressions"][0]["values"] == ["api"]
+    assert egress["podSelector"]["matchExpressions"][0]["values"] == ["api", "postgres-databases"]
     assert egress["egress"][0]["ports"] == [{"protocol": "TCP", "port": 6543}]
     component = next(r for r in recording.resources if r.type == "trading:data:DataStores")
     strays = [
@@ -475,7 +659,12 @@ def test_external_endpoint_hands_clients_tls_settings() -> None:
 
 
 POSTGRES = PostgresArgs(
-    image="postgres:16.9-alpine", resources=SMALL, volume=Volume("1Gi"), shm_size="64Mi"
+    image="postgres:16.9-alpine",
+    resources=SMALL,
+    volume=Volume("1Gi"),
+    shm_size="64Mi",
+    databases=CONSUMERS,
+    job_resources=SMALL,
 )
 
 
@@ -489,7 +678,7 @@ def test_standalone_redis_with_persistence_keeps_aof_on_a_volume() -> None:
     assert claim["spec"]["storageClassName"] == "fast-ssd"
     conf = recording.get("ConfigMap", "rel-redis").manifest()["data"]["redis.conf"]
     assert "appendonly yes" in conf and "cluster-enabled" not in conf
-    assert recording.of_kind("Job") == []
+    assert [j.object_name for j in recording.of_kind("Job")] == ["rel-postgres-databases"]
 
 
 def test_cluster_mode_on_explicit_args() -> None:
@@ -678,6 +867,18 @@ BAD_CONFIGS: list[tuple[dict[str, Any], str, str, str]] = [
         "dataStores.postgres.backup.schedule",
         "61 2 * * *",
         "minute '61' is outside 0-59",
+    ),
+    (
+        {"dataStores": {"postgres": {"databases": {"backend": {"database": "eafix_trading"}}}}},
+        "dataStores.postgres.databases",
+        "eafix_trading",
+        "each consumer needs its own database: eafix_trading is used twice",
+    ),
+    (
+        {"dataStores": {"postgres": {"databases": {"backend": {"user": "postgres"}}}}},
+        "dataStores.postgres.databases",
+        "postgres",
+        "user postgres is reserved",
     ),
     (
         {"dataStores": {"postgres": {"mode": "external"}}, "externalPostgresPassword": "pw"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from typing import Any
 
@@ -9,7 +10,7 @@ import pytest
 
 from components.messaging import ADMIN_CLIENTS, gomemlimit
 from stacks.offline import Recording, is_secret
-from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec
+from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec, secret_file
 from tests.test_network import graph_of
 
 NATS = "aegis-trader-nats"
@@ -132,18 +133,27 @@ def test_production_clients_authenticate_with_a_generated_secret(prod: Recording
     assert prod.outputs["natsCredentialsSecret"] == "aegis-trader-nats-auth"
     assert "natsCredentialsSecret" not in prod.secret_outputs  # a name, not a value
     # nats-server parses a `$VAR`'s value as configuration, so a generated password such as
-    # `4E1...` stopped the server (issue 14): the credentials reach it verbatim as flag values.
+    # `4E1...` stopped the server (issue 14): the config includes the Secret's `auth.conf`,
+    # where the password is a quoted string; no credential in the ConfigMap or the env.
     conf = manifest(prod, "ConfigMap", NATS)["data"]["nats.conf"]
     assert "NATS_PASSWORD" not in conf and "authorization" not in conf
     server = container(prod, "StatefulSet", NATS, "nats")
-    assert server["command"][-2:] == ["--user=$(NATS_USER)", "--pass=$(NATS_PASSWORD)"]
-    assert env_of(server)["NATS_PASSWORD"] == {
-        "secretKeyRef": {"name": "aegis-trader-nats-auth", "key": "password"}
-    }
+    pod = pod_spec(prod, "StatefulSet", NATS)
+    (include,) = [line for line in conf.splitlines() if line.startswith("include ")]
+    included = posixpath.normpath(posixpath.join("/etc/nats-config", include.split('"')[1]))
+    assert secret_file(pod, server, included) == ("aegis-trader-nats-auth", "auth.conf")
+    assert server["command"] == ["nats-server", "--config", "/etc/nats-config/nats.conf"]
+    assert not [e for e in server["env"] if "NATS_" in e["name"]]
+    block = secret.manifest()["stringData"]["auth.conf"]
+    assert block.startswith("authorization {") and 'user: "trading"' in block
     box = container(prod, "Deployment", "aegis-trader-nats-box", "nats-box")
-    assert env_of(box)["NATS_PASSWORD"] == {
-        "secretKeyRef": {"name": "aegis-trader-nats-auth", "key": "password"}
-    }
+    box_pod = pod_spec(prod, "Deployment", "aegis-trader-nats-box")
+    assert "NATS_PASSWORD" not in env_of(box)  # its script reads the mounted Secret
+    assert 'NATS_PASSWORD="$(cat /run/secrets/nats/password)"' in box["command"][-1]
+    assert secret_file(box_pod, box, "/run/secrets/nats/password") == (
+        "aegis-trader-nats-auth",
+        "password",
+    )
 
 
 def test_network_policy_admits_cluster_routes_and_admin_clients(stack: Recording) -> None:
@@ -245,8 +255,34 @@ def test_every_service_that_registers_waits_for_the_kv_bucket(stack: Recording) 
     assert {"monitor-api", "backend", "execution-engine"} <= registering
 
 
-def test_production_bucket_wait_authenticates_from_the_secret(prod: Recording) -> None:
-    wait = container(prod, "Deployment", "aegis-trader-backend", BUCKET_WAIT)
-    assert env_of(wait)["NATS_PASSWORD"] == {
-        "secretKeyRef": {"name": "aegis-trader-nats-auth", "key": "password"}
-    }
+def test_production_bucket_wait_authenticates_from_the_secret_files(prod: Recording) -> None:
+    for deployment in ("aegis-trader-backend", "aegis-trader-monitor-api"):
+        pod = pod_spec(prod, "Deployment", deployment)
+        wait = container(prod, "Deployment", deployment, BUCKET_WAIT)
+        for variable, key in (("NATS_USER_FILE", "user"), ("NATS_PASSWORD_FILE", "password")):
+            path = env_of(wait)[variable]
+            assert secret_file(pod, wait, path) == ("aegis-trader-nats-auth", key), deployment
+        assert "NATS_PASSWORD" not in env_of(wait), deployment
+
+
+def sprig_replace_pipeline(template: str, value: str) -> str:
+    """The External Secrets template's `{{ .password | replace "a" "b" | ... }}` applied to
+    `value` (Go string literals decode like JSON's for these escapes)."""
+    import json
+    import re
+
+    def one(match: re.Match[str]) -> str:
+        out = value
+        for old, new in re.findall(r'replace ("(?:[^"\\]|\\.)*") ("(?:[^"\\]|\\.)*")', match[1]):
+            out = out.replace(json.loads(old), json.loads(new))
+        return out
+
+    return re.sub(r"\{\{ \.password((?: \| replace \S+ \S+)*) \}\}", one, template)
+
+
+@pytest.mark.parametrize("password", ["plain", 'quo"te', "back\\slash", "$HOME {x};y 4E1", '\\"'])
+def test_server_credentials_block_is_the_same_generated_and_from_the_store(password: str) -> None:
+    from components.messaging import auth_block
+
+    block = auth_block("trading")
+    assert sprig_replace_pipeline(block.template, password) == block.render(password)

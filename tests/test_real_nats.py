@@ -23,8 +23,9 @@ import nats
 import pytest
 from nats.errors import Error as NatsError
 
+from components.messaging import auth_block
 from stacks.offline import Recording
-from tests.helpers import container, manifest
+from tests.helpers import container, manifest, pod_spec
 from tests.real.credentials import NUMBER_LIKE, secrets_with
 from tests.real.pod import (
     REPO,
@@ -35,12 +36,14 @@ from tests.real.pod import (
     http_json,
     http_status,
     image_version,
+    mounted_secret_names,
     output,
     program,
     referenced_secrets,
     rewrite,
     run_async,
     running,
+    secret_files,
     stop,
     version,
     wait_until,
@@ -76,18 +79,36 @@ class Ports:
 def server_argv(
     recording: Recording, workdir: Path, index: int, password: str | None
 ) -> tuple[list[str], dict[str, str]]:
-    """The nats container's command and environment, its config file laid under `workdir`."""
+    """The nats container's command and environment, its config file and mounted Secret laid
+    under `workdir/root` at their container paths (the config's relative `include` of the
+    Secret resolves as in the pod)."""
     spec = container(recording, "StatefulSet", NATS, "nats")
-    secrets = (
-        secrets_with(recording, referenced_secrets(spec), password) if password is not None else {}
-    )
+    pod = pod_spec(recording, "StatefulSet", NATS)
+    secrets = {}
+    if password is not None:
+        secrets = {
+            name: dict(data)
+            for name, data in secrets_with(recording, mounted_secret_names(pod), password).items()
+        }
+        # The key the server includes, as the component renders it from this password.
+        if f"{NATS}-auth" in secrets:
+            secrets[f"{NATS}-auth"]["auth.conf"] = auth_block("trading").render(password)
     env = container_env(spec, secrets, {"metadata.name": f"{NATS}-{index}"})
-    # Every mount (config, data volume, pid and tmp emptyDirs) becomes a directory of its own.
-    paths = {m["mountPath"]: workdir / m["name"] for m in spec["volumeMounts"]}
+    root = workdir / "root"
+    paths = {m["mountPath"]: root / m["mountPath"].lstrip("/") for m in spec["volumeMounts"]}
     for path in paths.values():
         path.mkdir(parents=True, exist_ok=True)
+    for mount, local in secret_files(pod, spec, secrets, workdir / "secrets").items():
+        paths[mount].rmdir()
+        local.rename(paths[mount])
     for name, text in manifest(recording, "ConfigMap", NATS)["data"].items():
-        (workdir / "config" / name).write_text(rewrite(text, paths))
+        # Absolute paths become their stand-ins; a relative include stays (its target is laid
+        # out at the same place relative to the config).
+        lines = [
+            line if line.startswith("include ") else rewrite(line, paths)
+            for line in text.splitlines(keepends=True)
+        ]
+        (paths["/etc/nats-config"] / name).write_text("".join(lines))
     argv = [rewrite(expand(arg, env), paths) for arg in spec["command"]]
     assert argv[0] == "nats-server"
     return [nats_server(), *argv[1:]], base_env(env)
@@ -102,8 +123,7 @@ def loopback(ports: Ports, peers: list[Ports]) -> list[str]:
 
 
 def credentials(recording: Recording) -> bool:
-    spec = container(recording, "StatefulSet", NATS, "nats")
-    return bool(referenced_secrets(spec))
+    return bool(mounted_secret_names(pod_spec(recording, "StatefulSet", NATS)))
 
 
 def connects(port: int, user: str | None, password: str | None) -> str:
@@ -229,10 +249,18 @@ def test_cluster_enforces_the_credentials(cluster: Cluster) -> None:
     assert "Authorization Violation" in connects(client, "trading", cluster.password[:-1])
 
 
-def cli_env(cluster: Cluster, spec: dict[str, Any], tmp_path: Path) -> dict[str, str]:
-    """The container's environment with the `nats` stand-in on PATH and node 0 as the server."""
-    secrets = secrets_with(cluster.recording, referenced_secrets(spec), cluster.password or "")
+def cli_env(
+    cluster: Cluster, spec: dict[str, Any], pod: dict[str, Any], tmp_path: Path
+) -> tuple[dict[str, str], list[str]]:
+    """The container's environment with the `nats` stand-in on PATH and node 0 as the server,
+    and its command with the mounted Secret files rewritten to where they are written here."""
+    names = (*referenced_secrets(spec), *mounted_secret_names(pod))
+    secrets = secrets_with(cluster.recording, names, cluster.password or "")
     env = container_env(spec, secrets, {})
+    # The credentials as the kubelet mounts them; the script reads them from there.
+    files = secret_files(pod, spec, secrets, tmp_path / "secrets")
+    command = [rewrite(part, files) for part in spec["command"]]
+    env = {name: rewrite(value, files) for name, value in env.items()}
     # The Service's name does not resolve here: the client port of node 0 stands in for it.
     env["NATS_URL"] = f"nats://127.0.0.1:{cluster.ports[0].client}"
     env["HOME"] = str(tmp_path)
@@ -245,13 +273,14 @@ def cli_env(cluster: Cluster, spec: dict[str, Any], tmp_path: Path) -> dict[str,
     env = base_env(env)
     env["PATH"] = f"{shim}{os.pathsep}{env['PATH']}"
     env["PYTHONPATH"] = str(REPO)
-    return env
+    return env, command
 
 
 def run_job(cluster: Cluster, tmp_path: Path) -> subprocess.CompletedProcess[str]:
     spec = container(cluster.recording, "Job", JOB, "create-kv-bucket")
-    env = cli_env(cluster, spec, tmp_path)
-    return subprocess.run(spec["command"], env=env, capture_output=True, text=True, timeout=120)
+    pod = manifest(cluster.recording, "Job", JOB)["spec"]["template"]["spec"]
+    env, command = cli_env(cluster, spec, pod, tmp_path)
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_kv_job_script_creates_the_bucket_once(cluster: Cluster, tmp_path: Path) -> None:
@@ -291,11 +320,14 @@ def test_registering_services_start_only_once_the_job_made_the_bucket(
     """Seed 000's start order (issue 15): the backend's `wait-for-kv-bucket`, against the real
     cluster with its own credentials, still waits while JetStream has no bucket and passes once
     the KV Job has created it."""
-    spec = container(cluster.recording, "Deployment", "aegis-trader-backend", "wait-for-kv-bucket")
-    env = cli_env(cluster, spec, tmp_path)
+    backend = "aegis-trader-backend"
+    spec = container(cluster.recording, "Deployment", backend, "wait-for-kv-bucket")
+    pod = manifest(cluster.recording, "Deployment", backend)["spec"]["template"]["spec"]
+    (tmp_path / "wait").mkdir()
+    env, command = cli_env(cluster, spec, pod, tmp_path / "wait")
     wait_until(lambda: formed(cluster.ports[0].monitor), 30, "a formed cluster")
     early = subprocess.Popen(
-        spec["command"],
+        command,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -314,6 +346,6 @@ def test_registering_services_start_only_once_the_job_made_the_bucket(
             early.stdout.close()
     job = run_job(cluster, tmp_path)
     assert job.returncode == 0, job.stdout + job.stderr
-    done = subprocess.run(spec["command"], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "KV bucket service_registry is ready" in done.stdout

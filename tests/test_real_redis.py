@@ -13,7 +13,17 @@ import pytest
 
 from stacks.offline import Recording
 from tests.helpers import container, manifest
-from tests.real.pod import base_env, image_version, output, program, rewrite, version
+from tests.real.credentials import secrets_with
+from tests.real.pod import (
+    base_env,
+    image_version,
+    mounted_secret_names,
+    output,
+    program,
+    rewrite,
+    secret_files,
+    version,
+)
 from tests.real.redis import REDIS, started, workload_kind
 
 pytestmark = pytest.mark.real
@@ -66,7 +76,8 @@ def test_start_script_runs_redis_with_the_configured_directives(
             assert "unknown command" in redis.cli(command).lower()
         # The probe's own command.
         probe = container(stack, workload_kind(stack), REDIS, "redis")["readinessProbe"]["exec"]
-        local = probe["command"][-1].replace("-p 6379", f"-p {redis.port}")
+        # It reads the mounted password file, the platform's one copy of the password.
+        local = rewrite(probe["command"][-1], redis.paths).replace("-p 6379", f"-p {redis.port}")
         done = subprocess.run(["sh", "-c", local], env=redis.env, timeout=10)
         assert done.returncode == 0
         assert not Path(redis.paths["/run/redis"] / "redis.conf").stat().st_mode & 0o077
@@ -82,10 +93,13 @@ def test_backup_script_copies_a_snapshot(dev: Recording, tmp_path: Path) -> None
         redis.cli("SET", "order:1", "filled")
         backups = tmp_path / mount["name"]
         backups.mkdir()
-        script = rewrite(backup["args"][0], {"/backups": backups}).replace(
+        # The password as the kubelet mounts it; the script reads it from there.
+        secrets = secrets_with(dev, mounted_secret_names(pod), PASSWORD)
+        files = secret_files(pod, backup, secrets, tmp_path / "secrets")
+        script = rewrite(backup["args"][0], {"/backups": backups, **files}).replace(
             f"-h {REDIS} ", f"-h 127.0.0.1 -p {redis.port} "
         )
-        env = base_env({"REDISCLI_AUTH": PASSWORD})
+        env = base_env()
         for _ in range(2):
             done = subprocess.run(
                 ["sh", "-c", script], env=env, capture_output=True, text=True, timeout=60

@@ -21,7 +21,15 @@ from typing import Any
 import pytest
 
 from stacks.offline import Recording
-from tests.real.pod import container_env, free_port, program, referenced_secrets, running, stop
+from tests.real.pod import (
+    container_env,
+    free_port,
+    program,
+    rewrite,
+    running,
+    secret_files,
+    stop,
+)
 
 pytestmark = pytest.mark.real
 
@@ -100,7 +108,8 @@ def test_scripts_are_found_where_the_platform_embeds_them(prod: Recording) -> No
     for expected in (
         "create-kv-bucket",
         "redis start.sh",
-        "10-app-role.sh",
+        "10-databases.sh",
+        "postgres-databases",
         "wait-for",
         "postgres-backup",
         "readinessProbe",
@@ -220,15 +229,30 @@ def test_wait_for_loops_pass_a_listening_port_and_wait_on_a_closed_one(
 
 
 def bucket_waits(recording: Recording) -> list[tuple[str, dict[str, Any]]]:
+    return [(where, c) for where, _, c in bucket_wait_pods(recording)]
+
+
+def bucket_wait_pods(recording: Recording) -> list[tuple[str, dict[str, Any], dict[str, Any]]]:
+    """(kind/name, pod spec, the `wait-for-kv-bucket` container) of every registering pod."""
     found = []
     for kind in POD_KINDS:
         for registration in recording.of_kind(kind):
             manifest = registration.manifest()
-            for c in pod_template(manifest).get("initContainers", []):
+            pod = pod_template(manifest)
+            for c in pod.get("initContainers", []):
                 if c["name"] == "wait-for-kv-bucket":
-                    found.append((f"{kind}/{manifest['metadata']['name']}", c))
+                    found.append((f"{kind}/{manifest['metadata']['name']}", pod, c))
     assert found, f"{recording.stack}: no wait-for-kv-bucket init container"
     return found
+
+
+def mounted_env(
+    pod: dict[str, Any], c: dict[str, Any], secrets: dict[str, dict[str, str]], root: Path
+) -> dict[str, str]:
+    """The container's environment, its mounted Secrets written under `root` as the kubelet
+    would and the `*_FILE` paths pointing there."""
+    files = secret_files(pod, c, secrets, root)
+    return {name: rewrite(value, files) for name, value in container_env(c, secrets, {}).items()}
 
 
 FAKE_NATS = """#!/bin/sh
@@ -263,8 +287,11 @@ def test_bucket_wait_loops_until_nats_finds_the_bucket(
     `nats kv info <bucket>` succeeds, with the container's own server and credentials, and
     tells why it still waits (the CLI's last line) meanwhile."""
     argv = [program("busybox"), "sh"] if shell == "busybox" else [program("dash")]
-    (where, wait), *_ = bucket_waits(prod)
-    env = container_env(wait, {"aegis-trader-nats-auth": {"user": "trading", "password": "pw"}}, {})
+    (where, pod, wait), *_ = bucket_wait_pods(prod)
+    secrets = {"aegis-trader-nats-auth": {"user": "trading", "password": "pw"}}
+    env = mounted_env(pod, wait, secrets, tmp_path / "secrets")
+    # The credentials come from the mounted files, never from the pod's environment.
+    assert "NATS_PASSWORD" not in env and env["NATS_PASSWORD_FILE"].startswith(str(tmp_path))
     shim, state = fake_nats(tmp_path)
     run_env = {
         **env,
@@ -294,9 +321,9 @@ def test_bucket_wait_keeps_waiting_while_the_bucket_is_missing(
     # One script for every registering service: its settings come from the environment.
     scripts = {c["command"][2] for _, c in bucket_waits(stack)}
     (script,) = scripts
-    (where, wait), *_ = bucket_waits(stack)
-    secrets = {name: {"user": "u", "password": "p"} for name in referenced_secrets(wait)}
-    env = container_env(wait, secrets, {})
+    (where, pod, wait), *_ = bucket_wait_pods(stack)
+    secrets = {"aegis-trader-nats-auth": {"user": "u", "password": "p"}}
+    env = mounted_env(pod, wait, secrets, tmp_path / "secrets")
     shim, state = fake_nats(tmp_path)
     waiting = subprocess.Popen(
         [*argv, "-c", script],

@@ -29,7 +29,7 @@ def test_render_writes_every_object_by_tier_with_secrets_redacted(
     secret = yaml.safe_load(
         (tmp_path / "message-bus" / "secret-aegis-trader-nats-auth.yaml").read_text()
     )
-    assert secret["stringData"] == {"password": REDACTED, "user": REDACTED}
+    assert secret["stringData"] == {"password": REDACTED, "user": REDACTED, "auth.conf": REDACTED}
     assert "offline-" not in "".join(p.read_text() for p in tmp_path.rglob("*.yaml"))
 
 

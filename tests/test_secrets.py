@@ -31,7 +31,13 @@ def test_external_mode_generates_nothing(external: Recording) -> None:
     spec = nats.manifest()["spec"]
     assert spec["secretStoreRef"] == {"kind": "ClusterSecretStore", "name": "vault-trading"}
     assert spec["target"]["name"] == "aegis-trader-nats-auth"
-    assert spec["target"]["template"]["data"] == {"password": "{{ .password }}", "user": "trading"}
+    template = spec["target"]["template"]["data"]
+    assert template["password"] == "{{ .password }}" and template["user"] == "trading"
+    # The server's included block, templated from the same store property.
+    assert template["auth.conf"] == (
+        'authorization {\n  user: "trading"\n'
+        '  password: "{{ .password | replace "\\\\" "\\\\\\\\" | replace "\\"" "\\\\\\"" }}"\n}\n'
+    )
     assert spec["data"] == [
         {
             "secretKey": "password",

@@ -14,7 +14,15 @@ from components.workload import Platform, Resources
 from stacks.offline import Recording, run_stack
 from stacks.settings.services import catalogue
 from stacks.summary import totals
-from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec, production
+from tests.helpers import (
+    assert_rejected,
+    container,
+    env_of,
+    manifest,
+    pod_spec,
+    production,
+    secret_file,
+)
 
 RELEASE = "aegis-trader"
 PORTS = {
@@ -152,15 +160,26 @@ def test_env_wires_the_stores_and_the_services_it_calls(stack: Recording) -> Non
     # Seed 001's service discovery variables, from the graph.
     assert signal["SERVICE_RISK_MANAGER_URL"] == "http://aegis-trader-risk-manager:8084"
     assert signal["SERVICE_EXECUTION_ENGINE_URL"] == "http://aegis-trader-execution-engine:8085"
-    assert signal["REDIS_PASSWORD"]["secretKeyRef"]["key"]
-    assert "POSTGRES_PASSWORD" not in signal  # it does not call postgres
+    assert signal["REDIS_PASSWORD_FILE"] == "/run/secrets/redis/password"
+    assert "POSTGRES_PASSWORD_FILE" not in signal  # it does not call postgres
+    signal_pod = pod_spec(stack, "Deployment", full("signal-generator"))
+    assert "postgres-credentials" not in {v["name"] for v in signal_pod["volumes"]}
     risk = container(stack, "Deployment", full("risk-manager"), "risk-manager")
+    pod = pod_spec(stack, "Deployment", full("risk-manager"))
     env = env_of(risk)
-    assert set(env["POSTGRES_PASSWORD"]) == {"secretKeyRef"}
-    names = [e["name"] for e in risk["env"]]
-    # `$(POSTGRES_PASSWORD)` in the URL resolves only when the variable comes first.
-    assert names.index("POSTGRES_PASSWORD") < names.index("SERVICE_POSTGRES_URL")
-    assert "$(POSTGRES_PASSWORD)" in env["SERVICE_POSTGRES_URL"]
+    # Seed 001's database `eafix_trading`, through the trading services' own role and Secret.
+    database = stack.outputs["postgres"]["databases"]["trading-services"]
+    assert env["POSTGRES_DB"] == database["database"] == "eafix_trading"
+    assert env["POSTGRES_USER"] == database["user"]
+    assert secret_file(pod, risk, env["POSTGRES_PASSWORD_FILE"]) == (database["secret"], "password")
+    assert secret_file(pod, risk, env["REDIS_PASSWORD_FILE"]) == (
+        stack.outputs["redis"]["secret"],
+        "password",
+    )
+    # Seed 001's URL form, without the password (the file holds it).
+    assert env["SERVICE_POSTGRES_URL"] == (
+        f"postgresql://{database['user']}@aegis-trader-postgres:5432/eafix_trading"
+    )
     assert env["SERVICE_TYPE"] == "risk-manager"
 
 

@@ -7,13 +7,22 @@ import re
 from typing import Annotated, Literal
 
 import pulumi
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from components import quantities
 from components.datastores import (
     POSTGRES_PORT,
     REDIS_POLICIES,
+    SUPERUSER,
     BackupArgs,
+    ConsumerDatabase,
     DataStoresArgs,
     ExternalPostgres,
     MetricsArgs,
@@ -30,6 +39,11 @@ from components.graph import DependencyGraph, Node
 from components.workload import Platform
 from stacks.settings.types import ByteQuantity, ImageRef, Model, ResourceSettings, positive
 from stacks.versions import IMAGES
+
+# The consumers of PostgreSQL, each with its own database and role; seed 001's tooling Secret
+# (`trading-secrets`) names the trading services' role.
+TRADING_SERVICES_CONSUMER = "trading-services"
+BACKEND_CONSUMER = "backend"
 
 # --- a five-field cron schedule, as Kubernetes CronJobs accept it -------------------------------
 
@@ -182,12 +196,53 @@ class MetricsSettings(Model):
     resources: ResourceSettings
 
 
+class ConsumerDatabaseSettings(Model):
+    """A consumer's own database, owned by its own login role."""
+
+    database: Identifier
+    user: Identifier
+
+
+class DatabasesSettings(Model):
+    """Each consumer's own database and role (profile defaults: seed 001's trading services on
+    `eafix_trading`, seed 002's HFT backend on `trading_db` as `trading_user`)."""
+
+    trading_services: ConsumerDatabaseSettings
+    backend: ConsumerDatabaseSettings
+
+    @model_validator(mode="after")
+    def _distinct(self) -> DatabasesSettings:
+        consumers = self.consumers()
+        for what in ("database", "user"):
+            values = [getattr(c, what) for c in consumers]
+            shared = sorted({v for v in values if values.count(v) > 1})
+            if shared:
+                raise ValueError(
+                    f"each consumer needs its own {what}: {', '.join(shared)} is used twice"
+                )
+        reserved = sorted({c.user for c in consumers} & {SUPERUSER, "public"})
+        if reserved:
+            raise ValueError(f"user {reserved[0]} is reserved; choose an application role name")
+        return self
+
+    def consumers(self) -> tuple[ConsumerDatabase, ...]:
+        return (
+            ConsumerDatabase(
+                TRADING_SERVICES_CONSUMER,
+                self.trading_services.database,
+                self.trading_services.user,
+            ),
+            ConsumerDatabase(BACKEND_CONSUMER, self.backend.database, self.backend.user),
+        )
+
+
 class ExternalPostgresSettings(Model):
-    """Seed 004's managed server; its password is the secret key `externalPostgresPassword`."""
+    """Seed 004's managed server. `user` is its admin role (CREATEROLE, CREATEDB), whose
+    password is the secret key `externalPostgresPassword`: the Job
+    `{release}-postgres-databases` creates each consumer's role and database with it."""
 
     host: Hostname
     port: Port = 5432
-    database: Identifier = "trading"
     user: Identifier
     ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = (
         "require"
@@ -200,11 +255,12 @@ class PostgresSettings(Model):
     flavor: Literal["postgres", "timescaledb"] = "postgres"
     image: ImageRef | None = None  # None: the pin of the flavor in stacks/versions.py
     exporter_image: ImageRef = IMAGES["postgresExporter"]
-    database: Identifier = "trading"
-    app_user: Identifier = "trading_app"
+    databases: DatabasesSettings
     storage: VolumeSettings
     shm_size: ByteQuantity
     resources: ResourceSettings
+    # The Job `{release}-postgres-databases`.
+    job_resources: ResourceSettings
     backup: BackupSettings
     metrics: MetricsSettings
     external: ExternalPostgresSettings | None = Field(default=None, validate_default=True)
@@ -230,8 +286,10 @@ class PostgresSettings(Model):
                 host=ext.host,
                 password=external_password,
                 user=ext.user,
+                databases=self.databases.consumers(),
+                client_image=self.image or IMAGES["postgres"],
+                job_resources=self.job_resources.build(),
                 port=ext.port,
-                database=ext.database,
                 ssl_mode=ext.ssl_mode,
             )
         timescale = self.flavor == "timescaledb"
@@ -240,8 +298,8 @@ class PostgresSettings(Model):
             resources=self.resources.build(),
             volume=self.storage.build(),
             shm_size=self.shm_size,
-            database=self.database,
-            user=self.app_user,
+            databases=self.databases.consumers(),
+            job_resources=self.job_resources.build(),
             preload_libraries=(
                 ("timescaledb", "pg_stat_statements") if timescale else ("pg_stat_statements",)
             ),
@@ -363,6 +421,7 @@ class DataStoresSettings(Model):
             graph=graph,
             postgres=self.postgres.build(external_password),
             redis=self.redis.build(),
+            tooling_consumer=TRADING_SERVICES_CONSUMER,
         )
 
 

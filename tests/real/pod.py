@@ -289,3 +289,45 @@ def http_json(url: str, timeout: float = 3) -> Any:
 
     with urllib.request.urlopen(url, timeout=timeout) as response:
         return json.loads(response.read())
+
+
+def mounted_secret_names(pod: Mapping[str, Any]) -> tuple[str, ...]:
+    """Names of the Secrets the pod mounts (Secret volumes and projected Secrets)."""
+    names: list[str] = []
+    for volume in pod.get("volumes", []):
+        found = [volume["secret"]["secretName"]] if "secret" in volume else []
+        for source in volume.get("projected", {}).get("sources", []):
+            if "secret" in source:
+                found.append(source["secret"]["name"])
+        names += [n for n in found if n not in names]
+    return tuple(names)
+
+
+def secret_files(
+    pod: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    secrets: Mapping[str, Mapping[str, str]],
+    root: Path,
+) -> dict[str, Path]:
+    """Write the Secrets container `spec` mounts as the kubelet would, under `root/<volume>`;
+    returns mount path -> local directory, for `rewrite`."""
+    volumes = {v["name"]: v for v in pod.get("volumes", [])}
+    paths: dict[str, Path] = {}
+    for mount in spec.get("volumeMounts", []):
+        volume = volumes.get(mount["name"], {})
+        files: dict[str, str] = {}
+        if "secret" in volume:
+            data = secrets[volume["secret"]["secretName"]]
+            items = volume["secret"].get("items") or [{"key": k, "path": k} for k in data]
+            files = {item["path"]: data[item["key"]] for item in items}
+        for source in volume.get("projected", {}).get("sources", []):
+            data = secrets[source["secret"]["name"]]
+            files.update({item["path"]: data[item["key"]] for item in source["secret"]["items"]})
+        if not files:
+            continue
+        local = root / mount["name"]
+        for relative, value in files.items():
+            (local / relative).parent.mkdir(parents=True, exist_ok=True)
+            (local / relative).write_text(value)
+        paths[mount["mountPath"]] = local
+    return paths

@@ -21,6 +21,7 @@ from tests.real.pod import (
     base_env,
     container_env,
     free_port,
+    mounted_secret_names,
     program,
     referenced_secrets,
     rewrite,
@@ -85,7 +86,10 @@ def started(recording: Recording, workdir: Path, password: str) -> Iterator[Redi
     paths = {m["mountPath"]: workdir / m["name"] for m in spec["volumeMounts"]}
     for path in paths.values():
         path.mkdir(parents=True, exist_ok=True)
-    secrets = secrets_with(recording, referenced_secrets(spec), password)
+    pod = pod_spec(recording, kind, REDIS)
+    secrets = secrets_with(
+        recording, (*referenced_secrets(spec), *mounted_secret_names(pod)), password
+    )
     port = redis_port()
     for mount in spec["volumeMounts"]:
         volume = volumes.get(mount["name"], {})

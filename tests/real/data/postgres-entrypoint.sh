@@ -2,12 +2,15 @@
 # The steps of the postgres image's docker-entrypoint.sh that the platform relies on, for a
 # first start on an empty PGDATA: initdb as POSTGRES_USER with the password from
 # POSTGRES_PASSWORD_FILE and POSTGRES_INITDB_ARGS, a socket-only temporary server, CREATE
-# DATABASE POSTGRES_DB, each /docker-entrypoint-initdb.d/*.sh sourced with docker_process_sql,
-# then the server with the container's arguments. INITDB_DIR stands for the init directory and
-# SOCKET_DIR for /var/run/postgresql.
+# DATABASE POSTGRES_DB (default POSTGRES_USER) unless it exists, each
+# /docker-entrypoint-initdb.d/*.sh sourced with docker_process_sql, then the server with the
+# container's arguments. INITDB_DIR stands for the init directory and SOCKET_DIR for
+# /var/run/postgresql.
 set -Eeuo pipefail
 
 POSTGRES_PASSWORD="$(< "$POSTGRES_PASSWORD_FILE")"
+# The image's default: the superuser's name.
+export POSTGRES_DB="${POSTGRES_DB:-$POSTGRES_USER}"
 export PGHOST="$SOCKET_DIR" PGPORT="$PORT"
 
 docker_process_sql() {
@@ -25,9 +28,16 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
   pg_ctl -D "$PGDATA" -w start \
     -o "-c listen_addresses='' -c unix_socket_directories=$SOCKET_DIR -c port=$PORT"
   db="$POSTGRES_DB"
-  POSTGRES_DB='' docker_process_sql --dbname postgres --set db="$db" <<'EOSQL'
+  exists="$(POSTGRES_DB='' docker_process_sql --dbname postgres --set db="$db" --tuples-only \
+    <<'EOSQL'
+SELECT 1 FROM pg_database WHERE datname = :'db' ;
+EOSQL
+)"
+  if [ -z "$exists" ]; then
+    POSTGRES_DB='' docker_process_sql --dbname postgres --set db="$db" <<'EOSQL'
 CREATE DATABASE :"db" ;
 EOSQL
+  fi
   for f in "$INITDB_DIR"/*.sh; do
     echo "running $f"
     # shellcheck disable=SC1090
