@@ -1,14 +1,15 @@
-"""Generate README's per-stack configuration reference and architecture diagram.
+"""Generate the per-stack configuration reference (docs/configuration.md) and the architecture
+diagram (docs/architecture.md).
 
     .venv/bin/python scripts/config_reference.py           # print both sections
-    .venv/bin/python scripts/config_reference.py --write   # replace README's sections
-    .venv/bin/python scripts/config_reference.py --check   # exit 1 when README is stale
+    .venv/bin/python scripts/config_reference.py --write   # replace the docs' sections
+    .venv/bin/python scripts/config_reference.py --check   # exit 1 when a section is stale
 
 It walks `stacks.settings.PlatformSettings`: one row per setting with its key (as written under
 `trading-platform:` in `Pulumi.<stack>.yaml`), its type, the value each stack resolves to (its
 profile's default merged with the stack's overrides) and the comment written next to the field in
-the model. The README holds the output between the `config-reference` markers; a test fails when
-it differs, so the reference cannot drift from the models.
+the model. docs/configuration.md holds the output between the `config-reference` markers; a test
+fails when it differs, so the reference cannot drift from the models.
 
 The architecture diagram (between the `architecture` markers) is drawn from the production
 stack's dependency graph (`stacks.graph.build_graph`): every service in the subgraph of the tier
@@ -44,7 +45,8 @@ from stacks.graph import build_graph  # noqa: E402
 from stacks.offline import Recording, engine_value, run_stack, stack_config  # noqa: E402
 from stacks.settings import PlatformSettings  # noqa: E402
 
-README = ROOT / "README.md"
+REFERENCE_DOC = ROOT / "docs" / "configuration.md"
+ARCHITECTURE_DOC = ROOT / "docs" / "architecture.md"
 START = "<!-- config-reference:start -->"
 END = "<!-- config-reference:end -->"
 ARCH_START = "<!-- architecture:start -->"
@@ -306,32 +308,34 @@ def replace_section(readme: str, text: str, start: str = START, end: str = END) 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--write", action="store_true", help="replace README's section")
-    mode.add_argument("--check", action="store_true", help="exit 1 when README is stale")
+    mode.add_argument("--write", action="store_true", help="replace the docs' sections")
+    mode.add_argument("--check", action="store_true", help="exit 1 when a section is stale")
     options = parser.parse_args(argv)
-    texts = {(START, END): generate(), (ARCH_START, ARCH_END): architecture()}
+    # (document, start marker, end marker) -> the generated text.
+    texts = {
+        (REFERENCE_DOC, START, END): generate(),
+        (ARCHITECTURE_DOC, ARCH_START, ARCH_END): architecture(),
+    }
     if not (options.write or options.check):
         print("\n".join(texts.values()), end="")
         return 0
-    readme = README.read_text()
-    for start, end in texts:
-        if section(readme, start, end) is None:
-            print(f"README.md lacks the {start} / {end} markers", file=sys.stderr)
+    for (doc, start, end), text in texts.items():
+        current = doc.read_text()
+        name = doc.relative_to(ROOT)
+        if section(current, start, end) is None:
+            print(f"{name} lacks the {start} / {end} markers", file=sys.stderr)
             return 2
-    if options.check:
-        stale = [s for (s, e), text in texts.items() if section(readme, s, e) != text]
-        if stale:
-            print(
-                f"README's generated sections are stale ({', '.join(stale)}): run "
-                ".venv/bin/python scripts/config_reference.py --write",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
-    for (start, end), text in texts.items():
-        readme = replace_section(readme, text, start, end)
-    README.write_text(readme)
-    print("README.md configuration reference and architecture diagram updated")
+        if options.check:
+            if section(current, start, end) != text:
+                print(
+                    f"{name}'s generated section is stale: run "
+                    ".venv/bin/python scripts/config_reference.py --write",
+                    file=sys.stderr,
+                )
+                return 1
+            continue
+        doc.write_text(replace_section(current, text, start, end))
+        print(f"{name}: generated section updated")
     return 0
 
 

@@ -30,6 +30,6 @@ bash scripts/kind-up.sh
 
 pulumi stack select dev 2>/dev/null || pulumi stack init dev
 # The provider holds each Service 10 s after its endpoints settle; the engine's default of four
-# operations per core queues those waits (README "End to end": about half the time of an up).
+# operations per core queues those waits (docs/testing.md, "End to end": about half the time of an up).
 export PULUMI_PARALLEL="${PULUMI_PARALLEL:-32}"
 pulumi up --stack dev "$@"

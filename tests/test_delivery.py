@@ -1,5 +1,5 @@
 """Delivery: the GitHub workflows, the local-loop scripts (run against fake kubectl / kind /
-docker binaries, no cluster), the GitOps render setting, and README's generated sections."""
+docker binaries, no cluster), the GitOps render setting, and the docs' generated sections."""
 
 from __future__ import annotations
 
@@ -328,24 +328,25 @@ def test_kind_up_reuses_an_existing_cluster_and_orbstack(tmp_path: Path) -> None
 
 
 # --------------------------------------------------------------------------------------------
-# README's generated sections.
+# The docs' generated sections.
 
 
-def test_readme_configuration_reference_is_generated_from_the_settings() -> None:
-    readme = (ROOT / "README.md").read_text()
-    assert config_reference.section(readme) == config_reference.generate(), (
-        "README's configuration reference is stale: "
+def test_configuration_reference_is_generated_from_the_settings() -> None:
+    reference = config_reference.REFERENCE_DOC.read_text()
+    assert config_reference.section(reference) == config_reference.generate(), (
+        "docs/configuration.md's reference is stale: "
         ".venv/bin/python scripts/config_reference.py --write"
     )
 
 
-def test_readme_architecture_diagram_is_generated_from_the_graph(prod: Recording) -> None:
-    readme = (ROOT / "README.md").read_text()
+def test_architecture_diagram_is_generated_from_the_graph(prod: Recording) -> None:
     current = config_reference.section(
-        readme, config_reference.ARCH_START, config_reference.ARCH_END
+        config_reference.ARCHITECTURE_DOC.read_text(),
+        config_reference.ARCH_START,
+        config_reference.ARCH_END,
     )
     assert current == config_reference.architecture("prod", prod), (
-        "README's architecture diagram is stale: "
+        "docs/architecture.md's diagram is stale: "
         ".venv/bin/python scripts/config_reference.py --write"
     )
 

@@ -1,6 +1,6 @@
 """The end-to-end scripts, without their tools: the contracts they keep and the cluster shapes.
 
-The run itself is `scripts/e2e.sh` (README "End to end with the real engine"); it needs the tools
+The run itself is `scripts/e2e.sh` (docs/testing.md); it needs the tools
 scripts/e2e-tools.sh builds, so these tests check what can be checked without them.
 """
 

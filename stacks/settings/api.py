@@ -160,7 +160,7 @@ class IngressSettings(Model):
     tls: TlsSettings = TlsSettings()
     rate_limit: RateLimitSettings = RateLimitSettings()
     # Response headers via the `custom-headers` annotation; the controller must allow them in
-    # its `global-allowed-response-headers` (README "HFT engine and API").
+    # its `global-allowed-response-headers` (docs/engine-and-api.md).
     security_headers: bool = True
 
     @model_validator(mode="after")

@@ -8,8 +8,8 @@ for the engine and the backend, with a whole reference (`engine.image`, `api.bac
 
 Third-party images (NATS, nats-box, Redis, PostgreSQL, nginx, busybox, the exporters) are not
 application images: they stay the upstream references pinned in stacks/versions.py; a cluster
-that must not reach their public registries mirrors them at the container runtime (README
-"Images").
+that must not reach their public registries mirrors them at the container runtime
+(docs/configuration.md, "Images").
 """
 
 from __future__ import annotations

@@ -181,7 +181,7 @@ class AlertmanagerSettings(Model):
     replicas: Annotated[int, positive()] = 1
     resources: ResourceSettings
     retention: Duration = "120h"
-    # Notification receivers, routed by severity (README "Alerts"); none: the UI only.
+    # Notification receivers, routed by severity (docs/observability.md); none: the UI only.
     receivers: list[ReceiverSettings] = []
 
     @field_validator("receivers")
@@ -266,7 +266,7 @@ class LogsSettings(Model):
     # The CA's key in caSecret.
     ca_key: Annotated[str, AfterValidator(_secret_key)] = "ca.crt"
     # How long the program's own Loki keeps logs (seed 004: 30 days). An external backend
-    # (Elasticsearch, OTLP) keeps its own: set its lifecycle policy there (README).
+    # (Elasticsearch, OTLP) keeps its own: set its lifecycle policy there (docs/observability.md).
     retention: Duration
     agent_resources: ResourceSettings
     loki: Annotated[LokiSettings | None, Field(validate_default=True)] = None

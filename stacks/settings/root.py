@@ -117,7 +117,7 @@ class PlatformSettings(Model):
     adopt_existing: bool = False
     app_version: Annotated[str, AfterValidator(_label_value)] = "0.1.0"
     monitoring_namespace: NamespaceName | None = None
-    # Registry and tag of every application image; a tier may override them (README "Images").
+    # Registry and tag of every application image; a tier may override them (docs/configuration.md).
     images: ImagesSettings = ImagesSettings()
     cluster: ClusterSettings
     message_bus: MessageBusSettings
