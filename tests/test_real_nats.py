@@ -38,13 +38,13 @@ from tests.real.pod import (
     image_version,
     mounted_secret_names,
     output,
+    output_if_still_running,
     program,
     referenced_secrets,
     rewrite,
     run_async,
     running,
     secret_files,
-    stop,
     version,
     wait_until,
 )
@@ -326,24 +326,9 @@ def test_registering_services_start_only_once_the_job_made_the_bucket(
     (tmp_path / "wait").mkdir()
     env, command = cli_env(cluster, spec, pod, tmp_path / "wait")
     wait_until(lambda: formed(cluster.ports[0].monitor), 30, "a formed cluster")
-    early = subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        early.wait(5)
-    except subprocess.TimeoutExpired:
-        stop(early)
-        assert early.stdout is not None
-        assert "waiting for KV bucket service_registry" in early.stdout.read().decode()
-    else:
-        pytest.fail("the bucket wait passed before the bucket existed")
-    finally:
-        if early.stdout is not None:
-            early.stdout.close()
+    early = output_if_still_running(command, env, 5)
+    assert early is not None, "the bucket wait passed before the bucket existed"
+    assert "waiting for KV bucket service_registry" in early
     job = run_job(cluster, tmp_path)
     assert job.returncode == 0, job.stdout + job.stderr
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)

@@ -24,6 +24,7 @@ from stacks.offline import Recording
 from tests.real.pod import (
     container_env,
     free_port,
+    output_if_still_running,
     program,
     rewrite,
     running,
@@ -325,21 +326,10 @@ def test_bucket_wait_keeps_waiting_while_the_bucket_is_missing(
     secrets = {"aegis-trader-nats-auth": {"user": "u", "password": "p"}}
     env = mounted_env(pod, wait, secrets, tmp_path / "secrets")
     shim, state = fake_nats(tmp_path)
-    waiting = subprocess.Popen(
+    waiting = output_if_still_running(
         [*argv, "-c", script],
-        env={**env, "PATH": f"{shim}:/usr/bin:/bin", "HOME": str(tmp_path), "STATE": str(state)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+        {**env, "PATH": f"{shim}:/usr/bin:/bin", "HOME": str(tmp_path), "STATE": str(state)},
+        2.5,
     )
-    try:
-        waiting.wait(2.5)
-    except subprocess.TimeoutExpired:
-        stop(waiting)
-        assert waiting.stdout is not None
-        assert "waiting for KV bucket" in waiting.stdout.read().decode(), where
-    else:
-        pytest.fail(f"{where} did not wait for a missing bucket")
-    finally:
-        if waiting.stdout is not None:
-            waiting.stdout.close()
+    assert waiting is not None, f"{where} did not wait for a missing bucket"
+    assert "waiting for KV bucket" in waiting, where

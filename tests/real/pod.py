@@ -115,6 +115,23 @@ def wait_until(
     pytest.fail(f"{what} not reached within {timeout}s{state}\n{detail}")
 
 
+def output_if_still_running(command: list[str], env: dict[str, str], seconds: float) -> str | None:
+    """Run `command`; when it is still running after `seconds` (e.g. a wait loop that must keep
+    waiting), stop it and return what it printed so far; when it has exited, None."""
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    assert process.stdout is not None
+    try:
+        process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        stop(process)
+        return process.stdout.read().decode()
+    finally:
+        process.stdout.close()
+    return None
+
+
 def stop(process: subprocess.Popen[Any], timeout: float = 10) -> None:
     """SIGTERM the process group, then SIGKILL what is left."""
     if process.poll() is None:
