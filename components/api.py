@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import pulumi
@@ -47,18 +47,10 @@ BACKEND = "backend"
 BALANCER = "nginx"  # the Kubernetes component; seed 002 called it `nginx-ingress`
 BACKEND_NODE = "backend"
 BALANCER_NODE = "balancer"
-BACKEND_PORT = 8000
-BALANCER_PORT = 8080
 CONFIG_DIR = "/etc/nginx/trading"
 HEALTH_PATH = "/health"
-
-# Response headers the balancer and the Ingress add (seed 001's "security headers").
-DEFAULT_SECURITY_HEADERS: Mapping[str, str] = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "strict-origin-when-cross-origin",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
-}
+# Idle connections each nginx worker keeps open to the backend pods.
+UPSTREAM_KEEPALIVE = 32
 INGRESS_NGINX = "nginx.ingress.kubernetes.io"
 
 
@@ -66,10 +58,10 @@ def api_nodes(
     platform: Platform,
     engine_shards: int,
     *,
+    backend_port: int,
+    balancer_port: int,
     stores: Sequence[str] = ("postgres", "redis"),
     bus: str | None = "nats",
-    backend_port: int = BACKEND_PORT,
-    balancer_port: int = BALANCER_PORT,
 ) -> list[Node]:
     """`backend` calls the stores, the bus and every engine shard; `balancer` calls `backend`
     and is the public entry (ingress controller, LoadBalancer)."""
@@ -95,25 +87,24 @@ def api_nodes(
 class BackendArgs:
     image: str
     resources: Resources
-    workers: int = 4
-    app_module: str = "app.main:app"
-    port: int = BACKEND_PORT
-    replicas: int = 1
-    autoscaling: Autoscaling | None = None
+    workers: int
+    app_module: str
+    port: int
+    replicas: int
+    autoscaling: Autoscaling | None
 
 
 @dataclass(frozen=True)
 class BalancerArgs:
     image: str
     resources: Resources
-    port: int = BALANCER_PORT
-    replicas: int = 1
-    service_type: Literal["ClusterIP", "LoadBalancer"] = "ClusterIP"
+    port: int
+    replicas: int
+    service_type: Literal["ClusterIP", "LoadBalancer"]
     # Where nginx re-resolves the backend's pod addresses; nginx does not use search domains.
-    resolver: str = "kube-dns.kube-system.svc.cluster.local"
-    cluster_domain: str = "cluster.local"
-    worker_connections: int = 1024
-    keepalive: int = 32
+    resolver: str
+    cluster_domain: str
+    worker_connections: int
 
 
 @dataclass(frozen=True)
@@ -125,20 +116,34 @@ class IngressBackend:
 
 
 @dataclass(frozen=True)
+class IngressTls:
+    """TLS for every host of the Ingress, the certificate from a cert-manager ClusterIssuer."""
+
+    issuer: str
+    secret_name: str | None  # None: `{release}-api-tls`
+
+
+@dataclass(frozen=True)
+class IngressRateLimit:
+    """ingress-nginx limits per client address."""
+
+    rps: int
+    burst_multiplier: int
+    connections: int
+
+
+@dataclass(frozen=True)
 class IngressArgs:
     api_host: str
-    class_name: str = "nginx"
-    ui_host: str | None = None
+    class_name: str
+    ui_host: str | None
     # The UI tier's Service for `ui_host`; no UI rule without it.
-    ui_backend: IngressBackend | None = None
-    tls_issuer: str | None = None  # a cert-manager ClusterIssuer; None: plain HTTP
-    tls_secret: str | None = None  # default `{release}-api-tls`
-    rate_limit_rps: int = 50
-    rate_limit_burst_multiplier: int = 5
-    rate_limit_connections: int = 20
+    ui_backend: IngressBackend | None
+    tls: IngressTls | None  # None: plain HTTP
+    rate_limit: IngressRateLimit
     # Response headers through ingress-nginx's `custom-headers` annotation (the controller must
     # list them in `global-allowed-response-headers`).
-    security_headers: bool = True
+    security_headers: bool
 
 
 @dataclass(frozen=True)
@@ -150,14 +155,12 @@ class ApiArgs:
     # `host:port` of each engine shard in shard order (HftEngine.addresses).
     engine_shards: Sequence[str]
     bus: BusEndpoint
-    database: DatabaseEndpoint | None = None
-    cache: CacheEndpoint | None = None
-    ingress: IngressArgs | None = None
-    # The stack decides: False when the service mesh gateway takes the Ingress's role.
-    ingress_enabled: bool = False
-    security_headers: Mapping[str, str] = field(
-        default_factory=lambda: dict(DEFAULT_SECURITY_HEADERS)
-    )
+    database: DatabaseEndpoint | None
+    cache: CacheEndpoint | None
+    # None: no Ingress (disabled, or the service mesh gateway takes its role).
+    ingress: IngressArgs | None
+    # Added by the balancer to every response, and by the Ingress (ingress.security_headers).
+    security_headers: Mapping[str, str]
 
 
 def uvicorn_command(backend: BackendArgs) -> tuple[str, ...]:
@@ -252,7 +255,7 @@ def nginx_conf(
         "    zone backend 64k;",
         "    least_conn;",
         f"    server {upstream_host}:{backend_port} resolve;",
-        f"    keepalive {balancer.keepalive};",
+        f"    keepalive {UPSTREAM_KEEPALIVE};",
         "  }",
         "",
         "  server {",
@@ -288,12 +291,12 @@ def ingress_annotations(
 ) -> dict[str, pulumi.Input[str]]:
     """ingress-nginx rate limits per client address, TLS from cert-manager, response headers."""
     annotations: dict[str, pulumi.Input[str]] = {
-        f"{INGRESS_NGINX}/limit-rps": str(ingress.rate_limit_rps),
-        f"{INGRESS_NGINX}/limit-burst-multiplier": str(ingress.rate_limit_burst_multiplier),
-        f"{INGRESS_NGINX}/limit-connections": str(ingress.rate_limit_connections),
+        f"{INGRESS_NGINX}/limit-rps": str(ingress.rate_limit.rps),
+        f"{INGRESS_NGINX}/limit-burst-multiplier": str(ingress.rate_limit.burst_multiplier),
+        f"{INGRESS_NGINX}/limit-connections": str(ingress.rate_limit.connections),
     }
-    if ingress.tls_issuer is not None:
-        annotations["cert-manager.io/cluster-issuer"] = ingress.tls_issuer
+    if ingress.tls is not None:
+        annotations["cert-manager.io/cluster-issuer"] = ingress.tls.issuer
         annotations[f"{INGRESS_NGINX}/force-ssl-redirect"] = "true"
     if headers_ref is not None:
         annotations[f"{INGRESS_NGINX}/custom-headers"] = headers_ref
@@ -336,9 +339,15 @@ def ingress_spec(ingress: IngressArgs, balancer: IngressBackend, tls_secret: str
         "ingressClassName": ingress.class_name,
         "rules": [rule(host, target) for host, target in routes],
     }
-    if ingress.tls_issuer is not None:
+    if ingress.tls is not None:
         spec["tls"] = [{"hosts": [host for host, _ in routes], "secretName": tls_secret}]
     return spec
+
+
+def tls_secret_name(platform: Platform, ingress: IngressArgs) -> str:
+    """The Secret cert-manager writes the certificate to: configured, or `{release}-api-tls`."""
+    configured = ingress.tls.secret_name if ingress.tls is not None else None
+    return configured or f"{platform.name(TIER)}-tls"
 
 
 class Api(pulumi.ComponentResource):
@@ -358,7 +367,7 @@ class Api(pulumi.ComponentResource):
         balancer_name = platform.name(BALANCER)
         backend_port = ServicePort("http", args.backend.port)
         balancer_port = ServicePort("http", args.balancer.port)
-        ingress = args.ingress if args.ingress_enabled else None
+        ingress = args.ingress
         files = backend_secret_files(args)
 
         self.backend = Workload(
@@ -479,7 +488,7 @@ class Api(pulumi.ComponentResource):
                 spec=ingress_spec(
                     ingress,
                     IngressBackend(balancer_name, args.balancer.port),
-                    ingress.tls_secret or f"{platform.name(TIER)}-tls",
+                    tls_secret_name(platform, ingress),
                 ),
             )
             hosts = ingress_hosts(ingress)

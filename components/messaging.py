@@ -72,26 +72,47 @@ def auth_block(user: str) -> DerivedKey:
 
 
 @dataclass(frozen=True)
+class Storage:
+    """Each server's JetStream volume (a claim per pod)."""
+
+    size: str
+    storage_class: str | None  # None: the cluster's default StorageClass
+
+
+@dataclass(frozen=True)
+class JetStream:
+    max_memory_store: str
+    # None: 90% of the volume, leaving room for the filesystem and compaction.
+    max_file_store: str | None
+
+
+@dataclass(frozen=True)
+class NatsBox:
+    """The nats CLI image (nats-box), also the KV Job's and the bucket waits'; `enabled` runs
+    the nats-box Deployment for operators."""
+
+    enabled: bool
+    image: str
+    resources: Resources
+
+
+@dataclass(frozen=True)
 class MessageBusArgs:
     platform: Platform
     graph: DependencyGraph
     image: str
     exporter_image: str
-    box_image: str
     replicas: int
     resources: Resources
     exporter_resources: Resources
     job_resources: Resources
-    box_resources: Resources
-    storage_size: str
-    storage_class: str | None
-    max_memory_store: str
-    max_file_store: str | None
+    storage: Storage
+    jetstream: JetStream
     bucket: str
     bucket_history: int
     auth: bool
     lame_duck_seconds: int
-    nats_box: bool = True
+    nats_box: NatsBox
 
 
 def gomemlimit(memory_limit: str) -> str:
@@ -103,9 +124,9 @@ def gomemlimit(memory_limit: str) -> str:
 
 def file_store(args: MessageBusArgs) -> int:
     """JetStream file store in bytes: configured, or 90% of the volume."""
-    if args.max_file_store is not None:
-        return parse_bytes(args.max_file_store)
-    return parse_bytes(args.storage_size) * 9 // 10
+    if args.jetstream.max_file_store is not None:
+        return parse_bytes(args.jetstream.max_file_store)
+    return parse_bytes(args.storage.size) * 9 // 10
 
 
 def server_config(args: MessageBusArgs) -> str:
@@ -127,7 +148,7 @@ def server_config(args: MessageBusArgs) -> str:
         "jetstream {",
         "  store_dir: /data",  # JetStream keeps its files in <store_dir>/jetstream, as the chart
         f"  max_file_store: {file_store(args)}",
-        f"  max_memory_store: {parse_bytes(args.max_memory_store)}",
+        f"  max_memory_store: {parse_bytes(args.jetstream.max_memory_store)}",
         "}",
     ]
     if args.auth:
@@ -195,7 +216,7 @@ class MessageBus(pulumi.ComponentResource):
             url=url,
             bucket=args.bucket,
             # Registering services check the bucket with the Job's CLI, image and sizing.
-            cli_image=args.box_image,
+            cli_image=args.nats_box.image,
             cli_resources=args.job_resources,
             credentials_secret=secret_name,
             node=COMPONENT,
@@ -259,7 +280,7 @@ class MessageBus(pulumi.ComponentResource):
                 config_mount=CONFIG_DIR,
                 scratch=(Scratch("tmp", "/tmp"), Scratch("pid", "/var/run/nats")),
                 volume_claims=(
-                    VolumeClaim("data", "/data", args.storage_size, args.storage_class),
+                    VolumeClaim("data", "/data", args.storage.size, args.storage.storage_class),
                 ),
                 extra_volumes=client_volumes,
                 service=ServiceSpec(ports=(CLIENT,)),
@@ -308,7 +329,7 @@ class MessageBus(pulumi.ComponentResource):
         )
         job_container = Container(
             name="create-kv-bucket",
-            image=args.box_image,
+            image=args.nats_box.image,
             command=("sh", "-ec", kv_script),
             env={**client_env, "HOME": "/tmp"},
             resources=args.job_resources,
@@ -347,7 +368,7 @@ class MessageBus(pulumi.ComponentResource):
             ),
         )
 
-        if args.nats_box:
+        if args.nats_box.enabled:
             context_script = (
                 # A saved context, so `kubectl exec` users just run `nats ...`.
                 read_credentials
@@ -363,11 +384,11 @@ class MessageBus(pulumi.ComponentResource):
                     tier="message-bus",
                     main=Container(
                         name="nats-box",
-                        image=args.box_image,
+                        image=args.nats_box.image,
                         command=("sh", "-ec", context_script),
                         env={**client_env, "HOME": "/tmp"},
                         mounts=client_mounts,
-                        resources=args.box_resources,
+                        resources=args.nats_box.resources,
                         probes=Probes(
                             liveness=Probe(command=("nats", "--version"), period=60),
                             readiness=Probe(
