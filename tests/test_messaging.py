@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from components.graph import DependencyGraph
-from components.messaging import ADMIN_CLIENTS, MessageBus, gomemlimit
+from components.messaging import ADMIN_CLIENTS, MessageBus, gomemlimit, server_config
 from components.workload import Platform
 from stacks.config import load_settings
 from stacks.offline import Recording, is_secret, run_program
@@ -207,6 +208,33 @@ def test_bus_settings_build_the_storage_jetstream_and_nats_box_groups() -> None:
     assert [d.object_name for d in recording.of_kind("Deployment")] == []
     job = recording.get("Job", "rel-create-kv-bucket").manifest()["spec"]["template"]["spec"]
     assert job["containers"][0]["image"] == "natsio/nats-box:0.18.0"
+
+
+def test_server_config_adds_the_include_and_cluster_sections_only_when_needed() -> None:
+    """nats.conf is config/nats/server.conf.tmpl, plus the credentials' include with `auth` and
+    the cluster block with more than one server: a single open server has neither."""
+    settings = load_settings(
+        {
+            "profile": "local",
+            "release": "rel",
+            "namespace": "ns",
+            "kubeContext": "kind",
+            "messageBus": {"replicas": 1},
+        }
+    )
+    platform = Platform(release="rel", namespace="ns", version="1")
+    single = settings.message_bus.build(
+        platform, DependencyGraph(settings.message_bus.nodes(platform))
+    )
+    conf = server_config(single)
+    assert conf.startswith("server_name: $SERVER_NAME\n") and conf.endswith("}\n")
+    assert "cluster {" not in conf and "include" not in conf
+    clustered = server_config(replace(single, replicas=3, auth=True))
+    assert clustered.startswith(conf)
+    include, cluster = clustered[len(conf) :].split("\n", 1)
+    assert include == 'include "../../run/secrets/nats/auth.conf"'
+    assert cluster.startswith("cluster {\n  name: rel-nats\n  listen: 0.0.0.0:6222\n")
+    assert cluster.count("nats://rel-nats-") == 3
 
 
 BAD: list[tuple[dict[str, Any], str, str, str]] = [
