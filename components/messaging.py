@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.datafiles import render
 from components.endpoints import BusEndpoint
 from components.graph import DependencyGraph, Node, ServicePort
 from components.kube import kube
@@ -47,7 +48,10 @@ NATS_USER = "trading"
 # clients' files and included by nats.conf. nats-server resolves an include relative to the
 # config file's directory, even an absolute one, hence the relative path.
 AUTH_KEY = "auth.conf"
+AUTH_FILE = "config/nats/auth.conf.tmpl"
 AUTH_INCLUDE = posixpath.relpath(f"/run/secrets/nats/{AUTH_KEY}", CONFIG_DIR)
+# nats-box saves a context with the credentials its script read from the mounted files.
+CONTEXT_CREDENTIAL_FLAGS = '--user "$NATS_USER" --password "$NATS_PASSWORD" '
 
 
 def nats_string(value: str) -> str:
@@ -60,15 +64,38 @@ def auth_block(user: str) -> DerivedKey:
     """The Secret key `auth.conf`: `authorization { user, password }` from the generated
     password; the same text from the External Secrets template (sprig's `replace`)."""
 
-    def render(password: str) -> str:
-        return (
-            f"authorization {{\n  user: {nats_string(user)}\n"
-            f"  password: {nats_string(password)}\n}}\n"
-        )
+    def block(password: str) -> str:
+        return render(__file__, AUTH_FILE, user=nats_string(user), password=password)
 
     escaped = r'{{ .password | replace "\\" "\\\\" | replace "\"" "\\\"" }}'
-    template = f'authorization {{\n  user: {nats_string(user)}\n  password: "{escaped}"\n}}\n'
-    return DerivedKey("password", render, template)
+    return DerivedKey(
+        "password", lambda password: block(nats_string(password)), block(f'"{escaped}"')
+    )
+
+
+@dataclass(frozen=True)
+class Storage:
+    """Each server's JetStream volume (a claim per pod)."""
+
+    size: str
+    storage_class: str | None  # None: the cluster's default StorageClass
+
+
+@dataclass(frozen=True)
+class JetStream:
+    max_memory_store: str
+    # None: 90% of the volume, leaving room for the filesystem and compaction.
+    max_file_store: str | None
+
+
+@dataclass(frozen=True)
+class NatsBox:
+    """The nats CLI image (nats-box), also the KV Job's and the bucket waits'; `enabled` runs
+    the nats-box Deployment for operators."""
+
+    enabled: bool
+    image: str
+    resources: Resources
 
 
 @dataclass(frozen=True)
@@ -77,21 +104,17 @@ class MessageBusArgs:
     graph: DependencyGraph
     image: str
     exporter_image: str
-    box_image: str
     replicas: int
     resources: Resources
     exporter_resources: Resources
     job_resources: Resources
-    box_resources: Resources
-    storage_size: str
-    storage_class: str | None
-    max_memory_store: str
-    max_file_store: str | None
+    storage: Storage
+    jetstream: JetStream
     bucket: str
     bucket_history: int
     auth: bool
     lame_duck_seconds: int
-    nats_box: bool = True
+    nats_box: NatsBox
 
 
 def gomemlimit(memory_limit: str) -> str:
@@ -103,49 +126,47 @@ def gomemlimit(memory_limit: str) -> str:
 
 def file_store(args: MessageBusArgs) -> int:
     """JetStream file store in bytes: configured, or 90% of the volume."""
-    if args.max_file_store is not None:
-        return parse_bytes(args.max_file_store)
-    return parse_bytes(args.storage_size) * 9 // 10
+    if args.jetstream.max_file_store is not None:
+        return parse_bytes(args.jetstream.max_file_store)
+    return parse_bytes(args.storage.size) * 9 // 10
 
 
 def server_config(args: MessageBusArgs) -> str:
-    """nats-server.conf; `$VAR`s are read from the container's environment by nats-server.
+    """nats-server.conf (config/nats/); `$VAR`s are read from the container's environment by
+    nats-server. JetStream keeps its files in <store_dir>/jetstream (/data/jetstream, as seed
+    000's chart).
 
     The credentials are not in it: nats-server parses a `$VAR`'s value as configuration, so a
     password such as `4E1...` (a number with an exponent) or one holding a space, `{` or `;`
     would stop the server (issue 14). With `auth` it includes the mounted Secret key
-    `auth.conf`, where the password is a quoted string (`auth_block`).
+    `auth.conf`, where the password is a quoted string (`auth_block`). With more than one
+    replica, the servers route to each other through the headless Service.
     """
     name = args.platform.name(COMPONENT)
-    lines = [
-        "server_name: $SERVER_NAME",
-        f"listen: 0.0.0.0:{CLIENT.port}",
-        f"http_port: {MONITOR.port}",
-        f"pid_file: {PID_FILE}",
-        f"lame_duck_duration: {args.lame_duck_seconds}s",
-        "lame_duck_grace_period: 10s",
-        "jetstream {",
-        "  store_dir: /data",  # JetStream keeps its files in <store_dir>/jetstream, as the chart
-        f"  max_file_store: {file_store(args)}",
-        f"  max_memory_store: {parse_bytes(args.max_memory_store)}",
-        "}",
-    ]
+    text = render(
+        __file__,
+        "config/nats/server.conf.tmpl",
+        client_port=CLIENT.port,
+        monitor_port=MONITOR.port,
+        pid_file=PID_FILE,
+        lame_duck_seconds=args.lame_duck_seconds,
+        max_file_store=file_store(args),
+        max_memory_store=parse_bytes(args.jetstream.max_memory_store),
+    )
     if args.auth:
-        lines.append(f'include "{AUTH_INCLUDE}"')
+        text += render(__file__, "config/nats/include.conf.tmpl", path=AUTH_INCLUDE)
     if args.replicas > 1:
         routes = [
             f"    nats://{name}-{i}.{name}-headless:{CLUSTER.port}" for i in range(args.replicas)
         ]
-        lines += [
-            "cluster {",
-            f"  name: {name}",
-            f"  listen: 0.0.0.0:{CLUSTER.port}",
-            "  routes: [",
-            *routes,
-            "  ]",
-            "}",
-        ]
-    return "\n".join(lines) + "\n"
+        text += render(
+            __file__,
+            "config/nats/cluster.conf.tmpl",
+            cluster_name=name,
+            port=CLUSTER.port,
+            routes="\n".join(routes),
+        )
+    return text
 
 
 def server_command() -> tuple[str, ...]:
@@ -195,7 +216,7 @@ class MessageBus(pulumi.ComponentResource):
             url=url,
             bucket=args.bucket,
             # Registering services check the bucket with the Job's CLI, image and sizing.
-            cli_image=args.box_image,
+            cli_image=args.nats_box.image,
             cli_resources=args.job_resources,
             credentials_secret=secret_name,
             node=COMPONENT,
@@ -259,7 +280,7 @@ class MessageBus(pulumi.ComponentResource):
                 config_mount=CONFIG_DIR,
                 scratch=(Scratch("tmp", "/tmp"), Scratch("pid", "/var/run/nats")),
                 volume_claims=(
-                    VolumeClaim("data", "/data", args.storage_size, args.storage_class),
+                    VolumeClaim("data", "/data", args.storage.size, args.storage.storage_class),
                 ),
                 extra_volumes=client_volumes,
                 service=ServiceSpec(ports=(CLIENT,)),
@@ -275,26 +296,22 @@ class MessageBus(pulumi.ComponentResource):
         # The admin clients' scripts read the files into the nats CLI's variables.
         client_env: dict[str, EnvValue] = {"NATS_URL": url}
         read_credentials = (
-            (
-                f'NATS_USER="$(cat {files.file("user")})"\n'
-                f'NATS_PASSWORD="$(cat {files.file("password")})"\n'
-                "export NATS_USER NATS_PASSWORD\n"
+            render(
+                __file__,
+                "scripts/nats-credentials.sh.tmpl",
+                user_file=files.file("user"),
+                password_file=files.file("password"),
             )
             if files is not None
             else ""
         )
-
-        kv_script = read_credentials + (
-            # Waits for JetStream, then creates the bucket once: a re-run finds it and succeeds.
-            "until nats stream ls >/dev/null 2>&1; do\n"
-            "  echo waiting for JetStream; sleep 3\n"
-            "done\n"
-            f"if nats kv info {args.bucket} >/dev/null 2>&1; then\n"
-            f"  echo bucket {args.bucket} exists\n"
-            "else\n"
-            f"  nats kv add {args.bucket} --replicas={args.replicas}"
-            f" --history={args.bucket_history}\n"
-            "fi\n"
+        # Waits for JetStream, then creates the bucket once: a re-run finds it and succeeds.
+        kv_script = read_credentials + render(
+            __file__,
+            "scripts/create-kv-bucket.sh.tmpl",
+            bucket=args.bucket,
+            replicas=args.replicas,
+            history=args.bucket_history,
         )
         job_name = platform.name("create-kv-bucket")
         job_meta = platform.metadata("create-kv-bucket", tier="message-bus")
@@ -308,7 +325,7 @@ class MessageBus(pulumi.ComponentResource):
         )
         job_container = Container(
             name="create-kv-bucket",
-            image=args.box_image,
+            image=args.nats_box.image,
             command=("sh", "-ec", kv_script),
             env={**client_env, "HOME": "/tmp"},
             resources=args.job_resources,
@@ -347,13 +364,12 @@ class MessageBus(pulumi.ComponentResource):
             ),
         )
 
-        if args.nats_box:
-            context_script = (
-                # A saved context, so `kubectl exec` users just run `nats ...`.
-                read_credentials
-                + 'nats context save default --server "$NATS_URL" '
-                + ('--user "$NATS_USER" --password "$NATS_PASSWORD" ' if args.auth else "")
-                + "--select >/dev/null\nunset NATS_USER NATS_PASSWORD\nexec sleep infinity\n"
+        if args.nats_box.enabled:
+            # A saved context, so `kubectl exec` users just run `nats ...`.
+            context_script = read_credentials + render(
+                __file__,
+                "scripts/nats-box.sh.tmpl",
+                credential_flags=CONTEXT_CREDENTIAL_FLAGS if args.auth else "",
             )
             Workload(
                 f"{name}-box",
@@ -363,11 +379,11 @@ class MessageBus(pulumi.ComponentResource):
                     tier="message-bus",
                     main=Container(
                         name="nats-box",
-                        image=args.box_image,
+                        image=args.nats_box.image,
                         command=("sh", "-ec", context_script),
                         env={**client_env, "HOME": "/tmp"},
                         mounts=client_mounts,
-                        resources=args.box_resources,
+                        resources=args.nats_box.resources,
                         probes=Probes(
                             liveness=Probe(command=("nats", "--version"), period=60),
                             readiness=Probe(

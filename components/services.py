@@ -11,7 +11,7 @@ bucket it registers in. The catalogue itself is data (stacks/catalogue.yaml).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import pulumi
@@ -47,17 +47,17 @@ class TradingService:
     service_type: str
     image: str
     resources: Resources
-    replicas: int = 1
-    calls: tuple[str, ...] = ()
+    replicas: int
+    calls: tuple[str, ...]
     # Config key of `calls`, so a graph error points at the line to fix.
-    calls_key: str = ""
-    stage: str | None = None
-    autoscaling: Autoscaling | None = None
-    log_level: str = "INFO"
-    external_egress: bool = False
-    public: bool = False
-    spread: Literal["soft", "hard"] = "soft"
-    env: Mapping[str, str] = field(default_factory=dict)
+    calls_key: str
+    stage: str | None
+    autoscaling: Autoscaling | None
+    log_level: str
+    external_egress: bool
+    public: bool
+    spread: Literal["soft", "hard"]
+    env: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,8 @@ class TradingServicesArgs:
     # The init container that waits for callees (busybox).
     init_image: str
     init_resources: Resources
-    database: DatabaseEndpoint | None = None
-    cache: CacheEndpoint | None = None
+    database: DatabaseEndpoint | None
+    cache: CacheEndpoint | None
 
 
 def service_nodes(platform: Platform, services: Iterable[TradingService]) -> list[Node]:
@@ -80,7 +80,7 @@ def service_nodes(platform: Platform, services: Iterable[TradingService]) -> lis
             s.name,
             (ServicePort("http", s.port),),
             calls=s.calls,
-            declared_at=s.calls_key or f"{s.name}.calls",
+            declared_at=s.calls_key,
             public=s.public,
             external_egress=s.external_egress,
         )

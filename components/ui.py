@@ -45,11 +45,15 @@ class MonitorSpec:
 
     image: str
     resources: Resources
-    replicas: int = 1
+    replicas: int
     # HTTP health path; None probes the TCP port (seed 000 documents no health endpoint).
-    health_path: str | None = None
-    # monitor-ui only: NEXT_PUBLIC_API_URL (None: the monitor API's in-cluster URL).
-    api_url: str | None = None
+    health_path: str | None
+
+
+@dataclass(frozen=True)
+class MonitorUiSpec(MonitorSpec):
+    # NEXT_PUBLIC_API_URL (None: the monitor API's in-cluster URL).
+    api_url: str | None
 
 
 @dataclass(frozen=True)
@@ -58,15 +62,16 @@ class FrontendSpec:
 
     image: str
     resources: Resources
-    component: str = "operator-ui"
-    port: int = 3000
-    replicas: int = 1
-    autoscaling: Autoscaling | None = None
-    calls: tuple[str, ...] = ()
-    calls_key: str = ""  # config key of `calls`, so graph errors point at it
+    component: str
+    port: int
+    replicas: int
+    autoscaling: Autoscaling | None
+    calls: tuple[str, ...]
+    calls_key: str  # config key of `calls`, so graph errors point at it
     # NEXT_PUBLIC_API_URL (None: the URL of the first service it calls).
-    api_url: str | None = None
-    public: bool = True
+    api_url: str | None
+    # Reached from outside the cluster (ingress or mesh gateway).
+    public: bool
 
 
 @dataclass(frozen=True)
@@ -75,11 +80,12 @@ class UiArgs:
     graph: DependencyGraph
     bus: BusEndpoint
     monitor_api: MonitorSpec
-    monitor_ui: MonitorSpec
+    monitor_ui: MonitorUiSpec
     # The `wait-for-*` init containers (busybox:1.36 in seed 000).
     init_image: str
     init_resources: Resources
-    frontend: FrontendSpec | None = None
+    # None: no operator frontend.
+    frontend: FrontendSpec | None
 
 
 def _node(
@@ -88,7 +94,7 @@ def _node(
     port: int,
     calls: Sequence[str],
     declared_at: str,
-    public: bool = False,
+    public: bool,
 ) -> Node:
     return platform.node(
         component,
@@ -102,8 +108,8 @@ def _node(
 def ui_nodes(platform: Platform, frontend: FrontendSpec | None) -> list[Node]:
     """The tier's graph nodes: monitor-api calls NATS, monitor-ui calls monitor-api."""
     nodes = [
-        _node(platform, MONITOR_API, MONITOR_API_PORT, [NATS_NODE], "ui.monitorApi"),
-        _node(platform, MONITOR_UI, MONITOR_UI_PORT, [MONITOR_API], "ui.monitorUi"),
+        _node(platform, MONITOR_API, MONITOR_API_PORT, [NATS_NODE], "ui.monitorApi", False),
+        _node(platform, MONITOR_UI, MONITOR_UI_PORT, [MONITOR_API], "ui.monitorUi", False),
     ]
     if frontend is not None:
         nodes.append(
@@ -112,7 +118,7 @@ def ui_nodes(platform: Platform, frontend: FrontendSpec | None) -> list[Node]:
                 frontend.component,
                 frontend.port,
                 frontend.calls,
-                frontend.calls_key or f"ui.{frontend.component}.calls",
+                frontend.calls_key,
                 frontend.public,
             )
         )

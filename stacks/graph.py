@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 from components.graph import DependencyGraph, GraphError, Node
-from components.messaging import bus_nodes
 from components.workload import Platform
 from stacks.errors import ConfigError
 from stacks.settings import PlatformSettings
@@ -19,7 +18,7 @@ def tier_nodes(settings: PlatformSettings) -> list[Node]:
     """Every callable service of the platform. Tiers append their nodes here."""
     nodes: list[Node] = []
     # --- tier nodes (one line per tier) ---
-    nodes += bus_nodes(platform_names(settings))
+    nodes += settings.message_bus.nodes(platform_names(settings))
     nodes += settings.data_stores.nodes(platform_names(settings))
     nodes += settings.engine.nodes(platform_names(settings))
     nodes += settings.api.nodes(platform_names(settings), settings.engine)

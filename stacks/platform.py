@@ -6,17 +6,15 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components.api import Api, ApiArgs, BackendArgs, BalancerArgs, IngressArgs, IngressBackend
+from components.api import Api
 from components.datastores import DataStores
-from components.endpoints import BusEndpoint, CacheEndpoint, DatabaseEndpoint
 from components.engine import HftEngine
-from components.graph import DependencyGraph
 from components.mesh import (
     ServiceMesh,
     gateway_entry,
     namespace_labels,
 )
-from components.messaging import MessageBus, MessageBusArgs
+from components.messaging import MessageBus
 from components.namespace import NamespaceArgs, PlatformNamespace
 from components.network import Peer
 from components.release import ReleaseRecord, ReleaseRecordArgs
@@ -46,100 +44,11 @@ def providers(settings: PlatformSettings) -> list[pulumi.ProviderResource]:
     return [kubernetes, random.Provider("random")]
 
 
-def message_bus_args(
-    settings: PlatformSettings, platform: Platform, graph: DependencyGraph
-) -> MessageBusArgs:
-    bus = settings.message_bus
-    return MessageBusArgs(
-        platform=platform,
-        graph=graph,
-        image=bus.image,
-        exporter_image=bus.exporter_image,
-        box_image=bus.nats_box.image,
-        replicas=bus.replicas,
-        resources=bus.resources.build(),
-        exporter_resources=bus.exporter_resources.build(),
-        job_resources=bus.job_resources.build(),
-        box_resources=bus.nats_box.resources.build(),
-        storage_size=bus.storage.size,
-        storage_class=bus.storage.storage_class,
-        max_memory_store=bus.jetstream.max_memory_store,
-        max_file_store=bus.jetstream.max_file_store,
-        bucket=bus.bucket,
-        bucket_history=bus.bucket_history,
-        auth=bus.auth,
-        lame_duck_seconds=bus.lame_duck_seconds,
-        nats_box=bus.nats_box.enabled,
-    )
-
-
 def public_entry(settings: PlatformSettings) -> Peer:
     """Where outside traffic comes from: the mesh gateway, or the ingress-nginx controller."""
     if settings.mesh.enabled:
         return gateway_entry(settings.mesh.ingress_namespace)
     return Peer({"app.kubernetes.io/name": "ingress-nginx"}, (), "ingress-nginx")
-
-
-def api_args(
-    settings: PlatformSettings,
-    platform: Platform,
-    graph: DependencyGraph,
-    engine: HftEngine,
-    bus: BusEndpoint,
-    database: DatabaseEndpoint | None = None,
-    cache: CacheEndpoint | None = None,
-) -> ApiArgs:
-    api = settings.api
-    backend, balancer, ingress = api.backend, api.balancer, api.ingress
-    ui: IngressBackend | None = None
-    if ingress.ui_host is not None and ingress.ui_service in graph:
-        node = graph[ingress.ui_service]  # checked against the graph by build_graph
-        ui = IngressBackend(node.host, node.ports[0].port)
-    return ApiArgs(
-        platform=platform,
-        graph=graph,
-        backend=BackendArgs(
-            image=backend.image_ref(settings.images),
-            resources=backend.resources.build(),
-            workers=backend.workers,
-            app_module=backend.app_module,
-            port=backend.port,
-            replicas=backend.replicas,
-            autoscaling=backend.autoscaling.build() if backend.autoscaling else None,
-        ),
-        balancer=BalancerArgs(
-            image=balancer.image,
-            resources=balancer.resources.build(),
-            port=balancer.port,
-            replicas=balancer.replicas,
-            service_type=balancer.service_type,
-            resolver=balancer.resolver,
-            cluster_domain=balancer.cluster_domain,
-            worker_connections=balancer.worker_connections,
-        ),
-        engine_shards=engine.addresses,
-        bus=bus,
-        database=database,
-        cache=cache,
-        ingress=IngressArgs(
-            api_host=ingress.api_host,
-            class_name=ingress.class_name,
-            ui_host=ingress.ui_host,
-            ui_backend=ui,
-            tls_issuer=ingress.tls.issuer if ingress.tls.enabled else None,
-            tls_secret=ingress.tls.secret_name,
-            rate_limit_rps=ingress.rate_limit.rps,
-            rate_limit_burst_multiplier=ingress.rate_limit.burst_multiplier,
-            rate_limit_connections=ingress.rate_limit.connections,
-            security_headers=ingress.security_headers,
-        )
-        if ingress.api_host is not None
-        else None,
-        # Never with the mesh: the settings refuse api.ingress.enabled there (the gateway
-        # publishes the hosts).
-        ingress_enabled=ingress.enabled,
-        security_headers=dict(api.security_headers),
-    )
 
 
 def deploy(settings: PlatformSettings) -> None:
@@ -189,7 +98,7 @@ def deploy(settings: PlatformSettings) -> None:
     # Workloads declared from here on are checked for metrics ports to scrape (observability).
     metrics = watch_workloads(settings)
     # --- tiers (composed below in dependency order) ---
-    bus = MessageBus("message-bus", message_bus_args(settings, platform, graph), tier_opts)
+    bus = MessageBus("message-bus", settings.message_bus.build(platform, graph), tier_opts)
     pulumi.export("natsUrl", bus.url)
     pulumi.export("natsKvBucket", bus.bucket)
     pulumi.export("natsCredentialsSecret", bus.endpoint.credentials_secret)
@@ -233,14 +142,14 @@ def deploy(settings: PlatformSettings) -> None:
     )
     api = Api(
         "api",
-        api_args(
-            settings,
+        settings.api.build(
             platform,
             graph,
-            engine,
-            bus.endpoint,
-            stores.databases[BACKEND_CONSUMER],
-            stores.cache,
+            settings.images,
+            engine_shards=engine.addresses,
+            bus=bus.endpoint,
+            database=stores.databases[BACKEND_CONSUMER],
+            cache=stores.cache,
         ),
         tier_opts,
     )

@@ -14,6 +14,8 @@ from components.api import (
     BalancerArgs,
     IngressArgs,
     IngressBackend,
+    IngressRateLimit,
+    IngressTls,
     api_nodes,
     backend_env,
 )
@@ -22,6 +24,8 @@ from components.engine import engine_nodes
 from components.graph import DependencyGraph, Node, ServicePort
 from components.messaging import bus_nodes
 from components.workload import Platform, Resources, SecretEnv
+from stacks.config import load_settings
+from stacks.graph import build_graph
 from stacks.offline import Recording, run_program, run_stack
 from tests.conftest import KUBERNETES_VERSIONS
 from tests.helpers import (
@@ -314,7 +318,12 @@ STORES = [
     Node("redis", "rel-redis", (ServicePort("redis", 6379),), {"n": "redis"}, "rel-redis"),
 ]
 GRAPH = DependencyGraph(
-    [*STORES, *bus_nodes(PLATFORM), *engine_nodes(PLATFORM, 2), *api_nodes(PLATFORM, 2)]
+    [
+        *STORES,
+        *bus_nodes(PLATFORM),
+        *engine_nodes(PLATFORM, 2),
+        *api_nodes(PLATFORM, 2, backend_port=8000, balancer_port=8080),
+    ]
 )
 SMALL = Resources("10m", "16Mi", "100m", "64Mi")
 
@@ -323,8 +332,25 @@ def api_args(**overrides: Any) -> ApiArgs:
     base = ApiArgs(
         platform=PLATFORM,
         graph=GRAPH,
-        backend=BackendArgs(image="hft-backend:1", resources=SMALL),
-        balancer=BalancerArgs(image="nginx:1", resources=SMALL),
+        backend=BackendArgs(
+            image="hft-backend:1",
+            resources=SMALL,
+            workers=4,
+            app_module="app.main:app",
+            port=8000,
+            replicas=1,
+            autoscaling=None,
+        ),
+        balancer=BalancerArgs(
+            image="nginx:1",
+            resources=SMALL,
+            port=8080,
+            replicas=1,
+            service_type="ClusterIP",
+            resolver="kube-dns.kube-system.svc.cluster.local",
+            cluster_domain="cluster.local",
+            worker_connections=1024,
+        ),
         engine_shards=("rel-hft-engine-0:50051", "rel-hft-engine-1:50051"),
         bus=BusEndpoint(
             "nats://rel-nats:4222",
@@ -337,11 +363,14 @@ def api_args(**overrides: Any) -> ApiArgs:
         cache=CacheEndpoint("rel-redis", 6379, "rel-redis-auth"),
         ingress=IngressArgs(
             api_host="api.example.com",
+            class_name="nginx",
             ui_host="ui.example.com",
             ui_backend=IngressBackend("rel-operator-ui", 3000),
-            tls_issuer="letsencrypt",
+            tls=IngressTls(issuer="letsencrypt", secret_name=None),
+            rate_limit=IngressRateLimit(rps=50, burst_multiplier=5, connections=20),
+            security_headers=True,
         ),
-        ingress_enabled=True,
+        security_headers={"X-Frame-Options": "DENY"},
     )
     return ApiArgs(**{**base.__dict__, **overrides})
 
@@ -393,9 +422,54 @@ def test_ingress_routes_the_ui_host_to_the_ui_service() -> None:
 
 
 def test_no_ingress_when_the_stack_gives_the_role_to_the_mesh() -> None:
-    recording = run_program(lambda: Api("api", api_args(ingress_enabled=False)))
+    recording = run_program(lambda: Api("api", api_args(ingress=None)))
     assert recording.of_kind("Ingress") == []
     assert [r.object_name for r in recording.of_kind("ConfigMap")] == ["rel-nginx"]
+
+
+def api_settings_args(api: dict[str, Any]) -> ApiArgs:
+    settings = load_settings(
+        {
+            "profile": "local",
+            "release": "rel",
+            "namespace": "ns",
+            "kubeContext": "kind",
+            "api": api,
+            "ui": {"frontend": {"enabled": True}},
+        }
+    )
+    graph = build_graph(settings)
+    bus = BusEndpoint("nats://rel-nats:4222", "registry", "nats-box:1", SMALL)
+    return settings.api.build(
+        PLATFORM, graph, settings.images, engine_shards=(), bus=bus, database=None, cache=None
+    )
+
+
+def test_api_settings_build_the_ingress_args_nested_as_the_settings() -> None:
+    """Each `api.ingress` setting reaches its group of the args: TLS (issuer, Secret), the rate
+    limits, the UI route from the graph; a disabled Ingress or TLS is None."""
+    ingress = {
+        **INGRESS,
+        "className": "public",
+        "uiService": "operator-ui",
+        "tls": {"enabled": True, "issuer": "internal-ca", "secretName": "api-cert"},
+        "rateLimit": {"rps": 7, "burstMultiplier": 3, "connections": 9},
+        "securityHeaders": False,
+    }
+    args = api_settings_args({"ingress": ingress, "backend": {"workers": 2}})
+    assert args.ingress == IngressArgs(
+        api_host="api.trading.example.com",
+        class_name="public",
+        ui_host="trading.example.com",
+        ui_backend=IngressBackend("rel-operator-ui", 3000),
+        tls=IngressTls(issuer="internal-ca", secret_name="api-cert"),
+        rate_limit=IngressRateLimit(rps=7, burst_multiplier=3, connections=9),
+        security_headers=False,
+    )
+    assert (args.backend.workers, args.backend.port, args.balancer.port) == (2, 8000, 8080)
+    plain = api_settings_args({"ingress": {**INGRESS, "tls": {"enabled": False}}})
+    assert plain.ingress is not None and plain.ingress.tls is None
+    assert api_settings_args({"ingress": {**INGRESS, "enabled": False}}).ingress is None
 
 
 BAD: list[tuple[dict[str, Any], str, str, str]] = [

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import posixpath
 import re
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from components.messaging import ADMIN_CLIENTS, gomemlimit
-from stacks.offline import Recording, is_secret
+from components.graph import DependencyGraph
+from components.messaging import ADMIN_CLIENTS, MessageBus, gomemlimit, server_config
+from components.workload import Platform
+from stacks.config import load_settings
+from stacks.offline import Recording, is_secret, run_program
 from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec, secret_file
 from tests.test_network import graph_of
 
@@ -170,6 +174,67 @@ def test_network_policy_admits_cluster_routes_and_admin_clients(stack: Recording
 )
 def test_gomemlimit_is_seven_eighths_of_the_limit(limit: str, expected: str) -> None:
     assert gomemlimit(limit) == expected
+
+
+def test_bus_settings_build_the_storage_jetstream_and_nats_box_groups() -> None:
+    """`messageBus.storage`, `.jetstream` and `.natsBox` reach the objects through the args'
+    groups: the claim's class and size, the file store, and a disabled nats-box whose image
+    still runs the KV Job."""
+    bus = {
+        "storage": {"size": "2Gi", "storageClass": "fast-ssd"},
+        "jetstream": {"maxFileStore": "1Gi"},
+        "natsBox": {"enabled": False, "image": "natsio/nats-box:0.18.0"},
+    }
+    settings = load_settings(
+        {
+            "profile": "local",
+            "release": "rel",
+            "namespace": "ns",
+            "kubeContext": "kind",
+            "messageBus": bus,
+        }
+    )
+    platform = Platform(release="rel", namespace="ns", version="1")
+    args = settings.message_bus.build(
+        platform, DependencyGraph(settings.message_bus.nodes(platform))
+    )
+    recording = run_program(lambda: MessageBus("bus", args))
+    sts = recording.get("StatefulSet", "rel-nats").manifest()["spec"]
+    (claim,) = sts["volumeClaimTemplates"]
+    assert claim["spec"]["storageClassName"] == "fast-ssd"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "2Gi"
+    conf = recording.get("ConfigMap", "rel-nats").manifest()["data"]["nats.conf"]
+    assert f"max_file_store: {2**30}" in conf
+    assert [d.object_name for d in recording.of_kind("Deployment")] == []
+    job = recording.get("Job", "rel-create-kv-bucket").manifest()["spec"]["template"]["spec"]
+    assert job["containers"][0]["image"] == "natsio/nats-box:0.18.0"
+
+
+def test_server_config_adds_the_include_and_cluster_sections_only_when_needed() -> None:
+    """nats.conf is config/nats/server.conf.tmpl, plus the credentials' include with `auth` and
+    the cluster block with more than one server: a single open server has neither."""
+    settings = load_settings(
+        {
+            "profile": "local",
+            "release": "rel",
+            "namespace": "ns",
+            "kubeContext": "kind",
+            "messageBus": {"replicas": 1},
+        }
+    )
+    platform = Platform(release="rel", namespace="ns", version="1")
+    single = settings.message_bus.build(
+        platform, DependencyGraph(settings.message_bus.nodes(platform))
+    )
+    conf = server_config(single)
+    assert conf.startswith("server_name: $SERVER_NAME\n") and conf.endswith("}\n")
+    assert "cluster {" not in conf and "include" not in conf
+    clustered = server_config(replace(single, replicas=3, auth=True))
+    assert clustered.startswith(conf)
+    include, cluster = clustered[len(conf) :].split("\n", 1)
+    assert include == 'include "../../run/secrets/nats/auth.conf"'
+    assert cluster.startswith("cluster {\n  name: rel-nats\n  listen: 0.0.0.0:6222\n")
+    assert cluster.count("nats://rel-nats-") == 3
 
 
 BAD: list[tuple[dict[str, Any], str, str, str]] = [

@@ -241,9 +241,16 @@ def test_service_nodes_name_the_config_key_of_their_calls() -> None:
         service_type="risk",
         image="img:1",
         resources=Resources("1m", "1Mi", "1m", "1Mi"),
+        replicas=1,
         calls=("nats",),
         calls_key="tradingServices.services.risk-manager.calls",
+        stage="risk",
+        autoscaling=None,
+        log_level="INFO",
         external_egress=True,
+        public=False,
+        spread="soft",
+        env={},
     )
     (node,) = service_nodes(platform, [service])
     assert node.host == "rel-risk-manager"

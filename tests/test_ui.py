@@ -3,13 +3,14 @@ and the component on explicit args."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from components.endpoints import BusEndpoint
 from components.graph import DependencyGraph, Node, ServicePort
-from components.ui import FrontendSpec, MonitorSpec, Ui, UiArgs, ui_nodes
+from components.ui import FrontendSpec, MonitorSpec, MonitorUiSpec, Ui, UiArgs, ui_nodes
 from components.workload import Autoscaling, Platform, Resources
 from stacks.offline import Recording, run_program
 from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec
@@ -126,6 +127,23 @@ PLATFORM = Platform(release="rel", namespace="ns", version="1.0.0")
 SMALL = Resources("10m", "16Mi", "50m", "32Mi")
 
 
+def frontend_spec(**fields: Any) -> FrontendSpec:
+    """The operator frontend with the given fields, the rest as the local profile has them."""
+    base = FrontendSpec(
+        image="reg/fe:1",
+        resources=SMALL,
+        component="operator-ui",
+        port=3000,
+        replicas=1,
+        autoscaling=None,
+        calls=("gui-gateway",),
+        calls_key="ui.frontend.calls",
+        api_url=None,
+        public=True,
+    )
+    return replace(base, **fields)
+
+
 def _graph(frontend: FrontendSpec | None) -> DependencyGraph:
     def node(name: str, port: int) -> Node:
         return Node(
@@ -148,9 +166,13 @@ def _record(frontend: FrontendSpec | None = None, secret: str | None = None) -> 
         bus=BusEndpoint(
             "nats://rel-nats:4222", "registry", "nats-box:1", SMALL, credentials_secret=secret
         ),
-        monitor_api=MonitorSpec("reg/api:1", Resources("1", "2Gi", "1", "2Gi")),
-        monitor_ui=MonitorSpec(
-            "reg/ui:1", Resources("500m", "1Gi", "500m", "1Gi"), api_url="https://mon.example"
+        monitor_api=MonitorSpec("reg/api:1", Resources("1", "2Gi", "1", "2Gi"), 1, None),
+        monitor_ui=MonitorUiSpec(
+            "reg/ui:1",
+            Resources("500m", "1Gi", "500m", "1Gi"),
+            1,
+            None,
+            api_url="https://mon.example",
         ),
         init_image="busybox:1.36",
         init_resources=SMALL,
@@ -180,23 +202,21 @@ def test_bus_credentials_come_from_the_secret_never_the_config_map() -> None:
 
 
 def test_frontend_without_autoscaling_keeps_its_replicas() -> None:
-    spec = FrontendSpec("reg/fe:1", SMALL, replicas=2, calls=("gui-gateway",))
+    spec = frontend_spec(replicas=2, calls=("gui-gateway",))
     recording = _record(spec)
     assert recording.of_kind("HorizontalPodAutoscaler") == []
     deployment = recording.get("Deployment", "rel-operator-ui").manifest()
     assert deployment["spec"]["replicas"] == 2
     assert recording.get("PodDisruptionBudget", "rel-operator-ui")
-    with_hpa = _record(
-        FrontendSpec("reg/fe:1", SMALL, autoscaling=Autoscaling(2, 10, 70, 80), calls=())
-    )
+    with_hpa = _record(frontend_spec(autoscaling=Autoscaling(2, 10, 70, 80), calls=()))
     assert with_hpa.get("HorizontalPodAutoscaler", "rel-operator-ui")
 
 
 @pytest.mark.parametrize("version", ["1.27", "1.33"])
 def test_component_objects_validate(version: str) -> None:
 
-    frontend = FrontendSpec("reg/fe:1", SMALL, autoscaling=Autoscaling(2, 10, 70, 80))
-    objects = _record(frontend, "rel-nats-auth").kubernetes_objects()
+    spec = frontend_spec(autoscaling=Autoscaling(2, 10, 70, 80))
+    objects = _record(spec, "rel-nats-auth").kubernetes_objects()
     validate_each((r.manifest() for r in objects), version)
 
 

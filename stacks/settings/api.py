@@ -4,11 +4,22 @@ autoscaling, and the optional Ingress of seed 001 (TLS, rate limiting, security 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
-from components.api import DEFAULT_SECURITY_HEADERS, api_nodes
+from components.api import (
+    ApiArgs,
+    BackendArgs,
+    BalancerArgs,
+    IngressArgs,
+    IngressBackend,
+    IngressRateLimit,
+    IngressTls,
+    api_nodes,
+)
+from components.endpoints import BusEndpoint, CacheEndpoint, DatabaseEndpoint
 from components.graph import DependencyGraph, Node
 from components.workload import Platform
 from stacks.errors import ConfigError
@@ -29,6 +40,14 @@ _HOST = re.compile(r"^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*
 _APP = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$")
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
 _HEADER_VALUE = re.compile(r'^[^"\\\r\n$]+$')
+
+# Response headers the balancer and the Ingress add (seed 001's "security headers").
+DEFAULT_SECURITY_HEADERS: Mapping[str, str] = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+}
 
 
 def _service_type(value: Any) -> Any:
@@ -109,6 +128,17 @@ class BackendSettings(Model):
         """The backend's image: `api.backend.image`, else the stack's registry and tag."""
         return self.image or images.ref(IMAGES["hftBackend"])
 
+    def build(self, images: ImagesSettings) -> BackendArgs:
+        return BackendArgs(
+            image=self.image_ref(images),
+            resources=self.resources.build(),
+            workers=self.workers,
+            app_module=self.app_module,
+            port=self.port,
+            replicas=self.replicas,
+            autoscaling=self.autoscaling.build() if self.autoscaling else None,
+        )
+
 
 class BalancerSettings(Model):
     """The Nginx least-connections balancer in front of the backend (seed 002). Its image is the
@@ -123,6 +153,18 @@ class BalancerSettings(Model):
     resolver: Annotated[str, Field(min_length=1)] = "kube-dns.kube-system.svc.cluster.local"
     cluster_domain: Annotated[str, Field(min_length=1)] = "cluster.local"
     worker_connections: Annotated[int, positive("connections")] = 1024
+
+    def build(self) -> BalancerArgs:
+        return BalancerArgs(
+            image=self.image,
+            resources=self.resources.build(),
+            port=self.port,
+            replicas=self.replicas,
+            service_type=self.service_type,
+            resolver=self.resolver,
+            cluster_domain=self.cluster_domain,
+            worker_connections=self.worker_connections,
+        )
 
 
 class TlsSettings(Model):
@@ -141,6 +183,11 @@ class TlsSettings(Model):
             )
         return self
 
+    def build(self) -> IngressTls | None:
+        if not self.enabled or self.issuer is None:  # the validator refuses enabled without one
+            return None
+        return IngressTls(issuer=self.issuer, secret_name=self.secret_name)
+
 
 class RateLimitSettings(Model):
     """ingress-nginx limits per client address (seed 001's ingress rate limiting)."""
@@ -148,6 +195,11 @@ class RateLimitSettings(Model):
     rps: Annotated[int, positive("requests per second")] = 50
     burst_multiplier: Annotated[int, positive("a multiplier")] = 5
     connections: Annotated[int, positive("connections")] = 20
+
+    def build(self) -> IngressRateLimit:
+        return IngressRateLimit(
+            rps=self.rps, burst_multiplier=self.burst_multiplier, connections=self.connections
+        )
 
 
 class IngressSettings(Model):
@@ -173,6 +225,25 @@ class IngressSettings(Model):
         if self.api_host is not None and self.api_host == self.ui_host:
             raise ValueError(f"apiHost and uiHost are both {self.api_host}; they must differ")
         return self
+
+    def build(self, graph: DependencyGraph) -> IngressArgs | None:
+        """None when disabled (always with the mesh: its gateway publishes the hosts, and the
+        settings refuse api.ingress.enabled there)."""
+        if not self.enabled or self.api_host is None:  # the validator: enabled needs apiHost
+            return None
+        ui: IngressBackend | None = None
+        if self.ui_host is not None and self.ui_service in graph:
+            node = graph[self.ui_service]  # checked against the graph by ApiSettings.check
+            ui = IngressBackend(node.host, node.ports[0].port)
+        return IngressArgs(
+            api_host=self.api_host,
+            class_name=self.class_name,
+            ui_host=self.ui_host,
+            ui_backend=ui,
+            tls=self.tls.build(),
+            rate_limit=self.rate_limit.build(),
+            security_headers=self.security_headers,
+        )
 
 
 class ApiSettings(Model):
@@ -206,3 +277,29 @@ class ApiSettings(Model):
         if service not in graph or not graph[service].ports:
             known = ", ".join(sorted(n for n in graph.names if graph[n].ports))
             raise ConfigError("api.ingress.uiService", service, f"known services: {known}")
+
+    def build(
+        self,
+        platform: Platform,
+        graph: DependencyGraph,
+        images: ImagesSettings,
+        *,
+        engine_shards: Sequence[str],
+        bus: BusEndpoint,
+        database: DatabaseEndpoint | None,
+        cache: CacheEndpoint | None,
+    ) -> ApiArgs:
+        """The tier's args; `engine_shards` are the engine's shard addresses in shard order, the
+        endpoints those of the bus and the backend's database and cache."""
+        return ApiArgs(
+            platform=platform,
+            graph=graph,
+            backend=self.backend.build(images),
+            balancer=self.balancer.build(),
+            engine_shards=tuple(engine_shards),
+            bus=bus,
+            database=database,
+            cache=cache,
+            ingress=self.ingress.build(graph),
+            security_headers=dict(self.security_headers),
+        )

@@ -8,6 +8,15 @@ from typing import Annotated
 from pydantic import AfterValidator, model_validator
 
 from components import quantities
+from components.graph import DependencyGraph, Node
+from components.messaging import (
+    JetStream,
+    MessageBusArgs,
+    NatsBox,
+    Storage,
+    bus_nodes,
+)
+from components.workload import Platform
 from stacks.settings.types import (
     ByteQuantity,
     ImageRef,
@@ -40,16 +49,25 @@ class JetStreamSettings(Model):
     max_file_store: ByteQuantity | None = None
     max_memory_store: ByteQuantity
 
+    def build(self) -> JetStream:
+        return JetStream(max_memory_store=self.max_memory_store, max_file_store=self.max_file_store)
+
 
 class StorageSettings(Model):
     size: ByteQuantity
     storage_class: str | None = None
+
+    def build(self) -> Storage:
+        return Storage(size=self.size, storage_class=self.storage_class)
 
 
 class NatsBoxSettings(Model):
     enabled: bool = True
     image: ImageRef = IMAGES["natsBox"]
     resources: ResourceSettings
+
+    def build(self) -> NatsBox:
+        return NatsBox(enabled=self.enabled, image=self.image, resources=self.resources.build())
 
 
 class MessageBusSettings(Model):
@@ -87,3 +105,27 @@ class MessageBusSettings(Model):
                 f"storage.size {self.storage.size}"
             )
         return self
+
+    def nodes(self, platform: Platform) -> list[Node]:
+        """The bus as the dependency graph sees it: `nats` on 4222, called by its own admin
+        clients (the KV Job, nats-box)."""
+        return bus_nodes(platform)
+
+    def build(self, platform: Platform, graph: DependencyGraph) -> MessageBusArgs:
+        return MessageBusArgs(
+            platform=platform,
+            graph=graph,
+            image=self.image,
+            exporter_image=self.exporter_image,
+            replicas=self.replicas,
+            resources=self.resources.build(),
+            exporter_resources=self.exporter_resources.build(),
+            job_resources=self.job_resources.build(),
+            storage=self.storage.build(),
+            jetstream=self.jetstream.build(),
+            bucket=self.bucket,
+            bucket_history=self.bucket_history,
+            auth=self.auth,
+            lame_duck_seconds=self.lame_duck_seconds,
+            nats_box=self.nats_box.build(),
+        )

@@ -197,9 +197,11 @@ class TradingServicesSettings(Model):
         graph: DependencyGraph,
         bus: BusEndpoint,
         images: ImagesSettings,
-        database: DatabaseEndpoint | None = None,
-        cache: CacheEndpoint | None = None,
+        database: DatabaseEndpoint | None,
+        cache: CacheEndpoint | None,
     ) -> TradingServicesArgs:
+        """The tier's args: the enabled services resolved, the endpoints of the bus and of the
+        tier's database and cache."""
         return TradingServicesArgs(
             platform=platform,
             graph=graph,

@@ -13,7 +13,7 @@ from pydantic import AfterValidator, Field
 
 from components.endpoints import BusEndpoint
 from components.graph import DependencyGraph, Node
-from components.ui import FrontendSpec, MonitorSpec, UiArgs, ui_nodes
+from components.ui import FrontendSpec, MonitorSpec, MonitorUiSpec, UiArgs, ui_nodes
 from components.workload import Platform
 from stacks.settings.images import ImagesOverride, ImagesSettings
 from stacks.settings.types import (
@@ -43,11 +43,28 @@ class MonitorSettings(Model):
     # HTTP path of the health endpoint; None probes the TCP port (seed 000 documents none).
     health_path: Annotated[str, Field(pattern=r"^/")] | None = None
 
+    def build(self, image: str) -> MonitorSpec:
+        return MonitorSpec(
+            image=image,
+            resources=self.resources.build(),
+            replicas=self.replicas,
+            health_path=self.health_path,
+        )
+
 
 class MonitorUiSettings(MonitorSettings):
     # NEXT_PUBLIC_API_URL; None: the monitor API's in-cluster URL. Browsers of a port-forwarded
     # kind cluster need the forwarded address, e.g. http://localhost:8100.
     api_url: Annotated[str, Field(pattern=r"^https?://")] | None = None
+
+    def build(self, image: str) -> MonitorUiSpec:
+        return MonitorUiSpec(
+            image=image,
+            resources=self.resources.build(),
+            replicas=self.replicas,
+            health_path=self.health_path,
+            api_url=self.api_url,
+        )
 
 
 class FrontendSettings(Model):
@@ -66,6 +83,23 @@ class FrontendSettings(Model):
     # Reached from outside the cluster (ingress or mesh gateway).
     public: bool = True
 
+    def build(self, image: str) -> FrontendSpec | None:
+        """None when disabled."""
+        if not self.enabled:
+            return None
+        return FrontendSpec(
+            image=image,
+            component=self.component,
+            port=self.port,
+            resources=self.resources.build(),
+            replicas=self.replicas,
+            autoscaling=self.autoscaling.build() if self.autoscaling else None,
+            calls=tuple(self.calls),
+            calls_key="ui.frontend.calls",
+            api_url=self.api_url,
+            public=self.public,
+        )
+
 
 class UiSettings(Model):
     images: ImagesOverride = ImagesOverride()
@@ -77,21 +111,23 @@ class UiSettings(Model):
 
     def nodes(self, platform: Platform, images: ImagesSettings) -> list[Node]:
         """The tier's dependency-graph nodes (monitor API/UI, the frontend when enabled)."""
-        return ui_nodes(platform, self.frontend_spec(images))
+        own = self.images.on(images)
+        return ui_nodes(platform, self.frontend.build(own.ref(IMAGES["operatorUi"])))
 
     def build(
         self, platform: Platform, graph: DependencyGraph, bus: BusEndpoint, images: ImagesSettings
     ) -> UiArgs:
         """`images`: the stack's application images (`ui.images` overrides apply on top)."""
+        own = self.images.on(images)
         return UiArgs(
             platform=platform,
             graph=graph,
             bus=bus,
-            monitor_api=self.monitor_api_spec(images),
-            monitor_ui=self.monitor_ui_spec(images),
+            monitor_api=self.monitor_api.build(own.ref(IMAGES["monitorApi"])),
+            monitor_ui=self.monitor_ui.build(own.ref(IMAGES["monitorUi"])),
             init_image=IMAGES["busybox"],
             init_resources=self.init_resources.build(),
-            frontend=self.frontend_spec(images),
+            frontend=self.frontend.build(own.ref(IMAGES["operatorUi"])),
         )
 
     def image_refs(self, images: ImagesSettings) -> list[str]:
@@ -99,39 +135,3 @@ class UiSettings(Model):
         own = self.images.on(images)
         names = ["monitorApi", "monitorUi"] + (["operatorUi"] if self.frontend.enabled else [])
         return [own.ref(IMAGES[name]) for name in names]
-
-    def monitor_api_spec(self, images: ImagesSettings) -> MonitorSpec:
-        api = self.monitor_api
-        return MonitorSpec(
-            image=self.images.on(images).ref(IMAGES["monitorApi"]),
-            resources=api.resources.build(),
-            replicas=api.replicas,
-            health_path=api.health_path,
-        )
-
-    def monitor_ui_spec(self, images: ImagesSettings) -> MonitorSpec:
-        ui = self.monitor_ui
-        return MonitorSpec(
-            image=self.images.on(images).ref(IMAGES["monitorUi"]),
-            resources=ui.resources.build(),
-            replicas=ui.replicas,
-            health_path=ui.health_path,
-            api_url=ui.api_url,
-        )
-
-    def frontend_spec(self, images: ImagesSettings) -> FrontendSpec | None:
-        frontend = self.frontend
-        if not frontend.enabled:
-            return None
-        return FrontendSpec(
-            image=self.images.on(images).ref(IMAGES["operatorUi"]),
-            component=frontend.component,
-            port=frontend.port,
-            resources=frontend.resources.build(),
-            replicas=frontend.replicas,
-            autoscaling=frontend.autoscaling.build() if frontend.autoscaling else None,
-            calls=tuple(frontend.calls),
-            calls_key="ui.frontend.calls",
-            api_url=frontend.api_url,
-            public=frontend.public,
-        )
