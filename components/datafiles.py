@@ -36,7 +36,7 @@ def read_yaml(module_file: str, name: str) -> dict[str, Any]:
     return document
 
 
-def render(module_file: str, name: str, **values: object) -> str:
-    """A text file with `${name}` placeholders filled in; a missing value is an error, and `$$`
-    stands for a literal `$` (string.Template)."""
-    return string.Template(read_text(module_file, name)).substitute(values)
+def render(module_file: str, file_name: str, /, **values: object) -> str:
+    """A text file with `${placeholder}`s filled in from `values` (any name, `name` included); a
+    missing value is an error, and `$$` stands for a literal `$` (string.Template)."""
+    return string.Template(read_text(module_file, file_name)).substitute(values)
