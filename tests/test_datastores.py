@@ -138,8 +138,8 @@ def test_postgres_passwords_are_files_from_a_generated_secret(stack: Recording) 
         for r in stack.resources
         if r.type == "random:index/randomPassword:RandomPassword" and "data-stores" in r.name
     ]
-    # postgres superuser, the pre-issue-15 application role (kept: see components/datastores.py),
-    # each consumer's role, redis
+    # postgres superuser, the pre-issue-15 application role (kept: see
+    # components/datastores/postgres.py), each consumer's role, redis
     assert len(passwords) == 5
     assert all(p.inputs["length"] >= 24 and p.inputs["special"] is False for p in passwords)
 
