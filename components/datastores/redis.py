@@ -1,12 +1,17 @@
 """Redis, standalone (seed 002's LRU cache) or a cluster of masters with replicas (seed 004's
 3+3): the Deployment or StatefulSet with its config and start script, the exporter sidecar, the
-cluster's bootstrap Job and the backup CronJob."""
+cluster's bootstrap Job and the backup CronJob.
+
+Its text is in files beside it: `config/redis*.conf` and `scripts/redis-*.sh`. They are
+string.Template files (components/datafiles.render): `${name}` is a value filled in here, and
+`$$` stands for the shell's own `$`."""
 
 from __future__ import annotations
 
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.datafiles import read_text, render
 from components.datastores.args import (
     REDIS_POLICIES,
     RedisArgs,
@@ -50,143 +55,77 @@ REDIS_EXPORTER_ADDR = f"redis://127.0.0.1:{REDIS_PORT.port}"
 
 
 def redis_conf(args: RedisArgs) -> str:
-    """The static part of redis.conf; the start script appends the password from the Secret."""
-    lines = [
-        "bind 0.0.0.0",
-        f"port {REDIS_PORT.port}",
-        "dir /data",
-        "tcp-keepalive 300",  # seed 001
-        f"maxmemory {args.maxmemory}",
-        f"maxmemory-policy {args.policy}",
-    ]
-    lines += [f'rename-command {command} ""' for command in args.disabled_commands]
-    if args.persistence:
-        # Seed 001's tuning: AOF for durability, plus an RDB snapshot after 900 s when at least
-        # one key changed, so a restart can load a compact snapshot.
-        lines += ["appendonly yes", "appendfsync everysec", "save 900 1"]
-    else:
-        # A cache on an emptyDir (seed 002): snapshots would die with the pod, so seed 001's
-        # `save 900 1` does not apply; backups still work (redis-cli --rdb asks for a sync).
-        lines += ["appendonly no", 'save ""']
+    """The static part of redis.conf; the start script appends the password from the Secret.
+    The base (`config/redis.conf`, with seed 001's tcp-keepalive), then the disabled commands,
+    then how data is kept, then the cluster's directives."""
+    text = render(
+        __file__,
+        "config/redis.conf",
+        port=REDIS_PORT.port,
+        maxmemory=args.maxmemory,
+        policy=args.policy,
+    )
+    text += "".join(f'rename-command {command} ""\n' for command in args.disabled_commands)
+    # With persistence, seed 001's tuning: AOF for durability, plus an RDB snapshot after 900 s
+    # when at least one key changed, so a restart can load a compact snapshot. Without, a cache on
+    # an emptyDir (seed 002): snapshots would die with the pod, so seed 001's `save 900 1` does
+    # not apply; backups still work (redis-cli --rdb asks for a sync).
+    text += read_text(
+        __file__,
+        "config/redis-aof.conf" if args.persistence else "config/redis-no-persistence.conf",
+    )
     if args.cluster is not None:
-        lines += [
-            "cluster-enabled yes",
-            "cluster-config-file /data/nodes.conf",
-            "cluster-node-timeout 5000",
-        ]
-    return "\n".join(lines) + "\n"
+        text += read_text(__file__, "config/redis-cluster.conf")
+    return text
 
 
 def redis_start_script(name: str, cluster: RedisCluster | None) -> str:
-    """Builds the runtime config (password from the Secret file, never in the pod spec)."""
-    script = f"""\
-#!/bin/sh
-set -eu
-umask 077
-# In Redis' double-quoted strings a backslash and a quote are escapes: escape both.
-password="$(sed 's/[\\\\"]/\\\\&/g' {REDIS_SECRETS}/password)"
-{{
-  cat /etc/redis/redis.conf
-  printf 'requirepass "%s"\\nmasterauth "%s"\\n' "$password" "$password"
-}} > /run/redis/redis.conf
-unset password
-"""
+    """Builds the runtime config (password from the Secret file, never in the pod spec); a
+    cluster node that restarted with its peers meets them again at their new addresses."""
+    rejoin = ""
     if cluster is not None:
-        script += f"""\
-# When every node restarted, every pod IP changed and nodes.conf points at none of them: meet
-# the peers at their current addresses (a node that knows none waits for the bootstrap Job).
-if [ -s /data/nodes.conf ] && [ "$(grep -cv '^vars' /data/nodes.conf)" -gt 1 ]; then
-  (
-    REDISCLI_AUTH="$(cat {REDIS_SECRETS}/password)"
-    export REDISCLI_AUTH
-    self="$(hostname)"
-    for _ in 1 2 3 4 5 6 7 8 9 10 11 12; do
-      sleep 10
-      i=0
-      while [ "$i" -lt {cluster.nodes} ]; do
-        peer="{name}-$i"
-        i=$((i + 1))
-        [ "$peer" = "$self" ] && continue
-        ip="$(getent hosts "$peer.{name}-headless" | awk '{{print $1; exit}}')" || true
-        [ -n "$ip" ] && redis-cli -h 127.0.0.1 cluster meet "$ip" {REDIS_PORT.port} \\
-          {REDIS_BUS_PORT.port} >/dev/null 2>&1 || true
-      done
-    done
-  ) &
-fi
-"""
-    return script + "exec redis-server /run/redis/redis.conf\n"
+        rejoin = render(
+            __file__,
+            "scripts/redis-rejoin.sh",
+            service=name,
+            nodes=cluster.nodes,
+            secrets=REDIS_SECRETS,
+            port=REDIS_PORT.port,
+            bus_port=REDIS_BUS_PORT.port,
+        )
+    return render(__file__, "scripts/redis-start.sh", secrets=REDIS_SECRETS, rejoin=rejoin)
 
 
 def redis_bootstrap_script(name: str, cluster: RedisCluster) -> str:
     """Waits for every node, forms the cluster once, and succeeds again on a formed cluster."""
-    return f"""\
-set -eu
-REDISCLI_AUTH="$(cat {REDIS_SECRETS}/password)"
-export REDISCLI_AUTH
-info() {{
-  redis-cli -h "$1" cluster info 2>/dev/null | tr -d '\\r' \\
-    | awk -F: -v key="$2" '$1 == key {{print $2}}'
-}}
-addresses=""
-formed=""
-i=0
-while [ "$i" -lt {cluster.nodes} ]; do
-  host="{name}-$i.{name}-headless"
-  until [ "$(redis-cli -h "$host" ping 2>/dev/null)" = "PONG" ]; do
-    echo "waiting for $host"
-    sleep 2
-  done
-  addresses="$addresses $(getent hosts "$host" | awk '{{print $1; exit}}'):{REDIS_PORT.port}"
-  known="$(info "$host" cluster_known_nodes)"
-  if [ "${{known:-0}}" -gt 1 ]; then formed="$host"; fi
-  i=$((i + 1))
-done
-if [ -n "$formed" ]; then
-  echo "the cluster is already formed ($formed knows its peers): nothing to create"
-else
-  echo "forming the cluster from$addresses"
-  redis-cli --cluster create $addresses --cluster-replicas {cluster.replicas_per_master} \\
-    --cluster-yes
-  formed="{name}-0.{name}-headless"
-fi
-until [ "$(info "$formed" cluster_state)" = "ok" ]; do
-  echo "waiting for cluster_state:ok"
-  sleep 2
-done
-echo "cluster_state:ok"
-"""
+    return render(
+        __file__,
+        "scripts/redis-cluster-init.sh",
+        service=name,
+        nodes=cluster.nodes,
+        replicas_per_master=cluster.replicas_per_master,
+        secrets=REDIS_SECRETS,
+        port=REDIS_PORT.port,
+    )
 
 
 def redis_backup_script(name: str, cluster: RedisCluster | None, retention: int) -> str:
     """Copies an RDB snapshot of every master into a timestamped folder, keeps `retention`."""
     if cluster is None:
-        copy = f'redis-cli -h {name} --rdb "$target/{name}.rdb"\n'
+        copy = render(__file__, "scripts/redis-backup-standalone.sh", service=name)
     else:
-        copy = f"""\
-i=0
-while [ "$i" -lt {cluster.nodes} ]; do
-  host="{name}-$i.{name}-headless"
-  if [ "$(redis-cli -h "$host" role | head -n 1 | tr -d '\\r')" = "master" ]; then
-    redis-cli -h "$host" --rdb "$target/{name}-$i.rdb"
-  fi
-  i=$((i + 1))
-done
-"""
-    return f"""\
-set -eu
-REDISCLI_AUTH="$(cat {REDIS_SECRETS}/password)"
-export REDISCLI_AUTH
-stamp="$(date -u +%Y%m%dT%H%M%SZ)"
-rm -rf {BACKUPS}/*.partial
-target="{BACKUPS}/$stamp.partial"
-mkdir -p "$target"
-{copy}mv "$target" "{BACKUPS}/$stamp"
-echo "wrote {BACKUPS}/$stamp"
-# Keep the newest {retention}.
-ls -1d {BACKUPS}/*Z | sort -r | tail -n +{retention + 1} | xargs -r rm -rf --
-ls -l {BACKUPS}
-"""
+        copy = render(
+            __file__, "scripts/redis-backup-cluster.sh", service=name, nodes=cluster.nodes
+        )
+    return render(
+        __file__,
+        "scripts/redis-backup.sh",
+        secrets=REDIS_SECRETS,
+        backups=BACKUPS,
+        copy=copy,
+        retention=retention,
+        first_dropped=retention + 1,
+    )
 
 
 def redis_affinity(selector: dict[str, str], cluster: RedisCluster) -> Manifest:
