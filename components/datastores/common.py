@@ -10,8 +10,8 @@ import pulumi_kubernetes as k8s
 
 from components.datastores.args import POSTGRES_PORT, BackupArgs, Volume
 from components.graph import DependencyGraph, Node, ServicePort
+from components.jobs import BatchArgs, cron_job
 from components.kube import kube
-from components.network import workload_policy_spec
 from components.secrets import CredentialArgs, Credentials, DerivedKey
 from components.workload import (
     Container,
@@ -21,7 +21,6 @@ from components.workload import (
     Probe,
     Probes,
     Security,
-    batch_pod_spec,
 )
 
 POSTGRES = "postgres"
@@ -37,8 +36,6 @@ BACKUPS = "/backups"
 PASSWORD_LENGTH = 32
 # Read-only for the owner and the pod's fsGroup.
 SECRET_MODE = 0o440
-
-JOB_ANNOTATIONS = {"pulumi.com/replaceUnready": "true"}
 
 # The tier's own Jobs call the stores: declared in the graph, they get ingress like any caller.
 POSTGRES_BACKUP = "postgres-backup"
@@ -79,25 +76,6 @@ def http_sidecar_probes(port: str, path: str) -> Probes:
         liveness=Probe(port=port, path=path, period=15, timeout=5),
         readiness=Probe(port=port, path=path, period=10, timeout=5),
     )
-
-
-def cron_job_spec(schedule: str, pod: Manifest, deadline_seconds: int = 3600) -> Manifest:
-    return {
-        "schedule": schedule,
-        "timeZone": "Etc/UTC",
-        "concurrencyPolicy": "Forbid",
-        "startingDeadlineSeconds": 600,
-        "successfulJobsHistoryLimit": 3,
-        "failedJobsHistoryLimit": 3,
-        "jobTemplate": {
-            "metadata": {"labels": pod["metadata"]["labels"]},
-            "spec": {
-                "backoffLimit": 2,
-                "activeDeadlineSeconds": deadline_seconds,
-                "template": pod,
-            },
-        },
-    }
 
 
 def claim_spec(volume: Volume) -> Manifest:
@@ -157,41 +135,6 @@ class Scope:
             self.child,
         )
 
-    def job_identity(self, component: str, tier: str) -> None:
-        """A Job's own ServiceAccount (mesh authorization names it) and its NetworkPolicy,
-        derived from the graph where it is declared as a caller of its store."""
-        platform = self.platform
-        kube(
-            k8s.core.v1.ServiceAccount,
-            f"{self.name}-{component}-sa",
-            metadata=platform.metadata(component, tier=tier),
-            automount_service_account_token=False,
-            opts=self.child,
-        )
-        kube(
-            k8s.networking.v1.NetworkPolicy,
-            f"{self.name}-{component}-netpol",
-            metadata=platform.metadata(component, tier=tier),
-            spec=workload_policy_spec(
-                platform.selector(component), platform.access(self.graph, component)
-            ),
-            opts=self.child,
-        )
-
-    def job_template(
-        self,
-        component: str,
-        container: Container,
-        security: Security,
-        volumes: tuple[Manifest, ...] = (),
-    ) -> Manifest:
-        platform = self.platform
-        spec = batch_pod_spec(platform, [container], security=security, volumes=volumes)
-        return {
-            "metadata": {"labels": platform.selector(component)},
-            "spec": {**spec, "serviceAccountName": platform.name(component)},
-        }
-
     def backup(
         self,
         component: str,
@@ -218,17 +161,21 @@ class Scope:
             spec=claim_spec(backup.volume),
             opts=self.guarded,
         )
-        self.job_identity(component, tier)
-        pod = self.job_template(
-            component,
-            replace(container, mounts=(*container.mounts, Mount("backups", BACKUPS))),
-            security,
-            ({"name": "backups", "persistentVolumeClaim": {"claimName": claim_name}}, *volumes),
+        volumes = (
+            {"name": "backups", "persistentVolumeClaim": {"claimName": claim_name}},
+            *volumes,
         )
-        kube(
-            k8s.batch.v1.CronJob,
-            f"{self.name}-{component}",
-            metadata=platform.metadata(component, tier=tier),
-            spec=cron_job_spec(backup.schedule, pod),
-            opts=self.child,
+        cron_job(
+            self.name,
+            BatchArgs(
+                platform=platform,
+                graph=self.graph,
+                component=component,
+                tier=tier,
+                container=replace(container, mounts=(*container.mounts, Mount("backups", BACKUPS))),
+                security=security,
+                volumes=volumes,
+            ),
+            self.parent,
+            schedule=backup.schedule,
         )

@@ -13,7 +13,6 @@ from components.datafiles import read_text
 from components.datastores.args import POSTGRES_PORT, PostgresArgs
 from components.datastores.common import (
     BACKUPS,
-    JOB_ANNOTATIONS,
     POSTGRES,
     POSTGRES_BACKUP,
     POSTGRES_DATABASES,
@@ -25,6 +24,7 @@ from components.datastores.common import (
     secret_volume,
 )
 from components.graph import ServicePort
+from components.jobs import BatchArgs, job
 from components.kube import kube
 from components.secrets import Credentials
 from components.workload import (
@@ -117,44 +117,40 @@ def databases_job(
     """The Job `{release}-postgres-databases`: the consumers' roles and databases on a
     server whose data directory predates them (the init script covers a new one). Its spec
     names every consumer, so adding one replaces (re-runs) it."""
-    platform = scope.platform
-    scope.job_identity(POSTGRES_DATABASES, tier)
-    pod = scope.job_template(
-        POSTGRES_DATABASES,
-        Container(
-            name="create-databases",
-            image=image,
-            resources=resources,
-            command=("sh", "-c"),
-            args=(read_text(__file__, POSTGRES_DATABASES_SCRIPT),),
-            env={
-                **env,
-                "PG_PASSWORD_FILE": f"{PG_SECRETS}/{admin_password_key}",
-                "DATABASES_DIR": PG_DATABASES,
-            },
-            mounts=(
-                Mount("credentials", PG_SECRETS, read_only=True),
-                Mount("databases", PG_DATABASES, read_only=True),
-            ),
-        ),
-        Security(),
-        (
-            secret_volume("credentials", admin_secret),
-            databases_volume("databases", database_secrets(databases)),
+    container = Container(
+        name="create-databases",
+        image=image,
+        resources=resources,
+        command=("sh", "-c"),
+        args=(read_text(__file__, POSTGRES_DATABASES_SCRIPT),),
+        env={
+            **env,
+            "PG_PASSWORD_FILE": f"{PG_SECRETS}/{admin_password_key}",
+            "DATABASES_DIR": PG_DATABASES,
+        },
+        mounts=(
+            Mount("credentials", PG_SECRETS, read_only=True),
+            Mount("databases", PG_DATABASES, read_only=True),
         ),
     )
-    kube(
-        k8s.batch.v1.Job,
-        f"{scope.name}-{POSTGRES_DATABASES}",
-        metadata=platform.metadata(
-            POSTGRES_DATABASES, tier=tier, annotations=dict(JOB_ANNOTATIONS)
+    volumes = (
+        secret_volume("credentials", admin_secret),
+        databases_volume("databases", database_secrets(databases)),
+    )
+    job(
+        scope.name,
+        BatchArgs(
+            platform=scope.platform,
+            graph=scope.graph,
+            component=POSTGRES_DATABASES,
+            tier=tier,
+            container=container,
+            volumes=volumes,
         ),
-        spec={"backoffLimit": 6, "activeDeadlineSeconds": 900, "template": pod},
-        opts=pulumi.ResourceOptions(
-            parent=scope.parent,
-            depends_on=[*after, *databases.values()],
-            custom_timeouts=pulumi.CustomTimeouts(create="20m", update="20m"),
-        ),
+        scope.parent,
+        backoff_limit=6,
+        depends_on=[*after, *databases.values()],
+        timeout="20m",
     )
 
 

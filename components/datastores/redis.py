@@ -9,7 +9,6 @@ string.Template files (components/datafiles.render): `${name}` is a value filled
 from __future__ import annotations
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components.datafiles import read_text, render
 from components.datastores.args import (
@@ -20,7 +19,6 @@ from components.datastores.args import (
 )
 from components.datastores.common import (
     BACKUPS,
-    JOB_ANNOTATIONS,
     REDIS,
     REDIS_BACKUP,
     REDIS_BUS_PORT,
@@ -32,7 +30,7 @@ from components.datastores.common import (
     secret_volume,
 )
 from components.endpoints import CacheEndpoint
-from components.kube import kube
+from components.jobs import BatchArgs, job
 from components.secrets import Credentials, json_map
 from components.workload import (
     Container,
@@ -308,33 +306,28 @@ def cluster_bootstrap(
     auth_volume: Manifest,
     workload: Workload,
 ) -> None:
-    platform = scope.platform
-    scope.job_identity(REDIS_CLUSTER_INIT, tier)
-    pod = scope.job_template(
-        REDIS_CLUSTER_INIT,
-        Container(
-            name="cluster-init",
-            image=image,
-            resources=cluster.job_resources,
-            command=("sh", "-c"),
-            args=(redis_bootstrap_script(name, cluster),),
-            mounts=(auth,),
-        ),
-        Security(),
-        (auth_volume,),
+    container = Container(
+        name="cluster-init",
+        image=image,
+        resources=cluster.job_resources,
+        command=("sh", "-c"),
+        args=(redis_bootstrap_script(name, cluster),),
+        mounts=(auth,),
     )
-    kube(
-        k8s.batch.v1.Job,
-        f"{scope.name}-{REDIS_CLUSTER_INIT}",
-        # A failed run is replaced (re-run) on the next update instead of awaited again.
-        metadata=platform.metadata(
-            REDIS_CLUSTER_INIT, tier=tier, annotations=dict(JOB_ANNOTATIONS)
+    job(
+        scope.name,
+        BatchArgs(
+            scope.platform,
+            scope.graph,
+            REDIS_CLUSTER_INIT,
+            tier,
+            container,
+            Security(),
+            (auth_volume,),
         ),
-        spec={"backoffLimit": 6, "activeDeadlineSeconds": 900, "template": pod},
-        opts=pulumi.ResourceOptions(
-            parent=scope.parent,
-            # The servers' pods, not their Service (whose await only adds a settle time).
-            depends_on=[workload.workload],
-            custom_timeouts=pulumi.CustomTimeouts(create="20m", update="20m"),
-        ),
+        scope.parent,
+        backoff_limit=6,
+        # The servers' pods, not their Service (whose await only adds a settle time).
+        depends_on=[workload.workload],
+        timeout="20m",
     )
