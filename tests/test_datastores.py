@@ -592,13 +592,23 @@ API = Node(
     calls=("postgres", "redis"),
 )
 REDIS_ARGS = RedisArgs(
-    image="redis:7.2.10-alpine", resources=SMALL, maxmemory="128mb", policy="allkeys-lru"
+    image="redis:7.2.10-alpine",
+    resources=SMALL,
+    maxmemory="128mb",
+    policy="allkeys-lru",
+    persistence=False,
+    volume=None,
+    cluster=None,
+    backup=None,
+    metrics=None,
 )
 
 
 def record(postgres: PostgresArgs | ExternalPostgres, redis: RedisArgs, **nodes: Any) -> Recording:
     graph = DependencyGraph([*datastore_nodes(PLATFORM, **nodes), API])
-    args = DataStoresArgs(platform=PLATFORM, graph=graph, postgres=postgres, redis=redis)
+    args = DataStoresArgs(
+        platform=PLATFORM, graph=graph, postgres=postgres, redis=redis, tooling_consumer=None
+    )
     return run_program(lambda: DataStores("stores", args))
 
 
@@ -614,6 +624,7 @@ EXTERNAL = ExternalPostgres(
     client_image="postgres:16.9-alpine",
     job_resources=SMALL,
     port=6543,
+    ssl_mode="require",
 )
 
 
@@ -655,10 +666,13 @@ def test_external_endpoint_hands_clients_tls_settings() -> None:
 POSTGRES = PostgresArgs(
     image="postgres:16.9-alpine",
     resources=SMALL,
-    volume=Volume("1Gi"),
+    volume=Volume("1Gi", None),
     shm_size="64Mi",
     databases=CONSUMERS,
     job_resources=SMALL,
+    preload_libraries=("pg_stat_statements",),
+    backup=None,
+    metrics=None,
 )
 
 
@@ -677,12 +691,16 @@ def test_standalone_redis_with_persistence_keeps_aof_on_a_volume() -> None:
 
 def test_cluster_mode_on_explicit_args() -> None:
     cluster = RedisCluster(
-        nodes=9, replicas_per_master=2, job_resources=SMALL, anti_affinity="preferred"
+        nodes=9,
+        replicas_per_master=2,
+        job_resources=SMALL,
+        anti_affinity="preferred",
+        ssd_affinity=None,
     )
-    backup = BackupArgs("0 */6 * * *", 5, Volume("1Gi"), SMALL)
+    backup = BackupArgs("0 */6 * * *", 5, Volume("1Gi", None), SMALL)
     recording = record(
         POSTGRES,
-        replace(REDIS_ARGS, cluster=cluster, volume=Volume("1Gi"), backup=backup),
+        replace(REDIS_ARGS, cluster=cluster, volume=Volume("1Gi", None), backup=backup),
         redis_cluster=True,
         redis_backup=True,
     )
@@ -699,7 +717,8 @@ def test_cluster_mode_on_explicit_args() -> None:
     assert "tail -n +6" in backup_script
     with pytest.raises(ValueError, match="multiple of replicasPerMaster"):
         record(
-            POSTGRES, replace(REDIS_ARGS, cluster=replace(cluster, nodes=8), volume=Volume("1Gi"))
+            POSTGRES,
+            replace(REDIS_ARGS, cluster=replace(cluster, nodes=8), volume=Volume("1Gi", None)),
         )
 
 
@@ -730,11 +749,19 @@ def test_timescaledb_flavor_pins_its_image_and_preloads_the_library() -> None:
 @pytest.mark.parametrize("version", ["1.27", "1.33"])
 def test_component_objects_validate_in_every_mode(version: str) -> None:
 
-    cluster = RedisCluster(nodes=6, replicas_per_master=1, job_resources=SMALL)
+    cluster = RedisCluster(
+        nodes=6,
+        replicas_per_master=1,
+        job_resources=SMALL,
+        anti_affinity="required",
+        ssd_affinity=None,
+    )
     for recording in (
-        record(EXTERNAL, replace(REDIS_ARGS, persistence=True, volume=Volume("1Gi"))),
+        record(EXTERNAL, replace(REDIS_ARGS, persistence=True, volume=Volume("1Gi", None))),
         record(
-            POSTGRES, replace(REDIS_ARGS, cluster=cluster, volume=Volume("1Gi")), redis_cluster=True
+            POSTGRES,
+            replace(REDIS_ARGS, cluster=cluster, volume=Volume("1Gi", None)),
+            redis_cluster=True,
         ),
     ):
         validate_each((r.manifest() for r in recording.kubernetes_objects()), version)

@@ -57,7 +57,7 @@ def cluster_shape_problem(nodes: int, replicas_per_master: int) -> str | None:
 @dataclass(frozen=True)
 class Volume:
     size: str
-    storage_class: str | None = None
+    storage_class: str | None
 
 
 @dataclass(frozen=True)
@@ -100,9 +100,10 @@ class PostgresArgs:
     # The Job creating the consumers' roles and databases on an existing server.
     job_resources: Resources
     # TimescaleDB's image needs its library preloaded next to pg_stat_statements.
-    preload_libraries: tuple[str, ...] = ("pg_stat_statements",)
-    backup: BackupArgs | None = None
-    metrics: MetricsArgs | None = None
+    preload_libraries: tuple[str, ...]
+    # None: no backup CronJob, no exporter sidecar.
+    backup: BackupArgs | None
+    metrics: MetricsArgs | None
 
 
 @dataclass(frozen=True)
@@ -117,8 +118,9 @@ class ExternalPostgres:
     # psql for that Job, and its resources.
     client_image: str
     job_resources: Resources
-    port: int = POSTGRES_PORT
-    ssl_mode: str | None = "require"
+    port: int
+    # The clients' PGSSLMODE; None: libpq's default.
+    ssl_mode: str | None
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,7 @@ class NodeAffinity:
 
     key: str
     values: tuple[str, ...]
-    required: bool = False
+    required: bool
 
 
 @dataclass(frozen=True)
@@ -135,8 +137,8 @@ class RedisCluster:
     nodes: int
     replicas_per_master: int
     job_resources: Resources
-    anti_affinity: Literal["required", "preferred"] = "required"
-    ssd_affinity: NodeAffinity | None = None
+    anti_affinity: Literal["required", "preferred"]
+    ssd_affinity: NodeAffinity | None
 
 
 @dataclass(frozen=True)
@@ -146,13 +148,13 @@ class RedisArgs:
     maxmemory: str
     policy: str
     # AOF on a volume; without it a standalone instance keeps its data in an emptyDir.
-    persistence: bool = False
+    persistence: bool
     # Required with persistence or a cluster (its nodes.conf must survive restarts).
-    volume: Volume | None = None
-    cluster: RedisCluster | None = None
-    backup: BackupArgs | None = None
-    metrics: MetricsArgs | None = None
-    disabled_commands: tuple[str, ...] = ("FLUSHALL", "FLUSHDB")
+    volume: Volume | None
+    # None: a standalone server.
+    cluster: RedisCluster | None
+    backup: BackupArgs | None
+    metrics: MetricsArgs | None
 
 
 @dataclass(frozen=True)
@@ -162,4 +164,4 @@ class DataStoresArgs:
     postgres: PostgresArgs | ExternalPostgres
     redis: RedisArgs
     # Which consumer's role seed 001's `trading-secrets` names (POSTGRES_USER/POSTGRES_PASSWORD).
-    tooling_consumer: str | None = None
+    tooling_consumer: str | None

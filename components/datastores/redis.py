@@ -50,6 +50,8 @@ REDIS_SECRETS = "/run/secrets/redis"
 # redis_exporter's REDIS_PASSWORD_FILE: a JSON map of address -> password.
 REDIS_EXPORTER_PASSWORDS = "exporter-passwords.json"
 REDIS_EXPORTER_ADDR = f"redis://127.0.0.1:{REDIS_PORT.port}"
+# Renamed away: no client empties the store by accident.
+DISABLED_COMMANDS = ("FLUSHALL", "FLUSHDB")
 
 
 def redis_conf(args: RedisArgs) -> str:
@@ -63,7 +65,7 @@ def redis_conf(args: RedisArgs) -> str:
         maxmemory=args.maxmemory,
         policy=args.policy,
     )
-    text += "".join(f'rename-command {command} ""\n' for command in args.disabled_commands)
+    text += "".join(f'rename-command {command} ""\n' for command in DISABLED_COMMANDS)
     # With persistence, seed 001's tuning: AOF for durability, plus an RDB snapshot after 900 s
     # when at least one key changed, so a restart can load a compact snapshot. Without, a cache on
     # an emptyDir (seed 002): snapshots would die with the pod, so seed 001's `save 900 1` does
