@@ -11,13 +11,11 @@ import posixpath
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_kubernetes as k8s
 
 from components.datafiles import render
 from components.endpoints import BusEndpoint
 from components.graph import DependencyGraph, Node, ServicePort
-from components.kube import kube
-from components.network import access_from_graph, workload_policy_spec
+from components.jobs import BatchArgs, job
 from components.quantities import parse_bytes
 from components.secrets import CredentialArgs, Credentials, DerivedKey
 from components.workload import (
@@ -33,7 +31,6 @@ from components.workload import (
     VolumeClaim,
     Workload,
     WorkloadArgs,
-    batch_pod_spec,
 )
 
 COMPONENT = "nats"
@@ -226,7 +223,6 @@ class MessageBus(pulumi.ComponentResource):
         client_mounts = (files.mount(),) if files is not None else ()
         client_volumes = (files.manifest(),) if files is not None else ()
 
-        job_selector = platform.selector("create-kv-bucket")
         server = Container(
             name="nats",
             image=args.image,
@@ -313,16 +309,6 @@ class MessageBus(pulumi.ComponentResource):
             replicas=args.replicas,
             history=args.bucket_history,
         )
-        job_name = platform.name("create-kv-bucket")
-        job_meta = platform.metadata("create-kv-bucket", tier="message-bus")
-        # Its own identity, so mesh authorization can name it as a caller of the bus.
-        kube(
-            k8s.core.v1.ServiceAccount,
-            f"{name}-create-kv-bucket-sa",
-            opts=pulumi.ResourceOptions(parent=self),
-            metadata=job_meta,
-            automount_service_account_token=False,
-        )
         job_container = Container(
             name="create-kv-bucket",
             image=args.nats_box.image,
@@ -331,37 +317,21 @@ class MessageBus(pulumi.ComponentResource):
             resources=args.job_resources,
             mounts=client_mounts,
         )
-        self.kv_job = kube(
-            k8s.batch.v1.Job,
-            f"{name}-create-kv-bucket",
-            # The servers' pods, not their Service (whose await only adds a settle time).
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.server.workload]),
-            metadata=platform.metadata(
-                "create-kv-bucket",
+        # Its own identity, so mesh authorization can name it as a caller of the bus.
+        self.kv_job = job(
+            name,
+            BatchArgs(
+                platform=platform,
+                graph=args.graph,
+                component="create-kv-bucket",
                 tier="message-bus",
-                # A failed run is replaced (re-run) on the next `pulumi up`.
-                annotations={"pulumi.com/replaceUnready": "true"},
+                container=job_container,
+                volumes=client_volumes,
             ),
-            spec={
-                "backoffLimit": 10,
-                "activeDeadlineSeconds": 900,
-                "template": {
-                    "metadata": {"labels": job_selector},
-                    "spec": {
-                        **batch_pod_spec(platform, [job_container], volumes=client_volumes),
-                        "serviceAccountName": job_name,
-                    },
-                },
-            },
-        )
-        kube(
-            k8s.networking.v1.NetworkPolicy,
-            f"{name}-create-kv-bucket-netpol",
-            opts=pulumi.ResourceOptions(parent=self),
-            metadata=job_meta,
-            spec=workload_policy_spec(
-                job_selector, access_from_graph(args.graph, "create-kv-bucket")
-            ),
+            self,
+            backoff_limit=10,
+            # The servers' pods, not their Service (whose await only adds a settle time).
+            depends_on=[self.server.workload],
         )
 
         if args.nats_box.enabled:

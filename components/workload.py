@@ -425,33 +425,6 @@ def container_manifest(
     return spec
 
 
-def batch_pod_spec(
-    platform: Platform,
-    containers: Sequence[Container],
-    *,
-    security: Security | None = None,
-    scratch: Sequence[Scratch] = (Scratch("tmp", "/tmp"),),
-    volumes: Sequence[Manifest] = (),
-) -> Manifest:
-    """Pod spec for Jobs and CronJobs: the same restricted security, no API token, no restarts
-    inside the pod (the Job's backoff retries)."""
-    security = security or Security()
-    mounts = tuple(Mount(s.name, s.path) for s in scratch)
-    return {
-        "restartPolicy": "Never",
-        "automountServiceAccountToken": False,
-        "enableServiceLinks": False,
-        "securityContext": security.pod(),
-        "containers": [
-            container_manifest(
-                replace(c, mounts=mounts + c.mounts), security, platform.image_pull_policy, None
-            )
-            for c in containers
-        ],
-        "volumes": [s.volume() for s in scratch] + list(volumes),
-    }
-
-
 def wait_for_container(
     name: str, image: str, resources: Resources, targets: Sequence[tuple[str, int]]
 ) -> Container:

@@ -43,3 +43,12 @@ def test_every_static_chart_values_file_is_used_by_its_tier() -> None:
     sources = "".join(p.read_text() for p in (ROOT / "components").rglob("*.py"))
     for path in values_dir.glob("*.yaml"):
         assert f"values/{path.name}" in sources, path.name
+
+
+def test_every_data_stores_script_and_config_is_used() -> None:
+    package = ROOT / "components" / "datastores"
+    sources = "".join(p.read_text() for p in package.glob("*.py"))
+    files = [*package.glob("scripts/*"), *package.glob("config/*")]
+    assert files
+    for path in files:
+        assert f"{path.parent.name}/{path.name}" in sources, path.name

@@ -53,8 +53,9 @@ def test_every_pod_passes_the_restricted_profile(stack: Recording) -> None:
     assert checked >= 20
 
 
-# The containers that may run below UID 10000, each with the reason (components/datastores.py
-# POSTGRES_SECURITY, docs/data-stores.md): (workload, container) -> UID.
+# The containers that may run below UID 10000, each with the reason
+# (components/datastores/postgres.py POSTGRES_SECURITY, docs/data-stores.md): (workload,
+# container) -> UID.
 LOW_UID_EXCEPTIONS = {
     # The official image's postgres user: socket peer auth looks the UID up in its /etc/passwd,
     # and existing data directories are owned by 70.

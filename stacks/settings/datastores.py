@@ -242,7 +242,7 @@ class ExternalPostgresSettings(Model):
     `{release}-postgres-databases` creates each consumer's role and database with it."""
 
     host: Hostname
-    port: Port = 5432
+    port: Port = POSTGRES_PORT
     user: Identifier
     ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = (
         "require"
