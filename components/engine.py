@@ -26,6 +26,7 @@ from components.workload import (
     Resources,
     Workload,
     WorkloadArgs,
+    scrape_targets,
 )
 
 TIER = "hft-engine"
@@ -176,6 +177,7 @@ class HftEngine(pulumi.ComponentResource):
             Workload(f"{name}-{i}", shard_args(args, i), child) for i in range(args.shards)
         ]
         self.addresses = shard_addresses(args.platform, args.shards, args.grpc_port)
+        self.scrape_targets = scrape_targets(*self.shards)
         self.grpc_port = args.grpc_port
         self.market_data_port = args.market_data_port
         self.register_outputs(

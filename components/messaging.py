@@ -31,6 +31,7 @@ from components.workload import (
     VolumeClaim,
     Workload,
     WorkloadArgs,
+    scrape_targets,
 )
 
 COMPONENT = "nats"
@@ -334,6 +335,7 @@ class MessageBus(pulumi.ComponentResource):
             depends_on=[self.server.workload],
         )
 
+        boxes: list[Workload] = []
         if args.nats_box.enabled:
             # A saved context, so `kubectl exec` users just run `nats ...`.
             context_script = read_credentials + render(
@@ -341,7 +343,7 @@ class MessageBus(pulumi.ComponentResource):
                 "scripts/nats-box.sh.tmpl",
                 credential_flags=CONTEXT_CREDENTIAL_FLAGS if args.auth else "",
             )
-            Workload(
+            box = Workload(
                 f"{name}-box",
                 WorkloadArgs(
                     platform=platform,
@@ -367,8 +369,10 @@ class MessageBus(pulumi.ComponentResource):
                 ),
                 pulumi.ResourceOptions(parent=self),
             )
+            boxes.append(box)
 
         self.endpoint = endpoint
+        self.scrape_targets = scrape_targets(self.server, *boxes)
         self.url = url
         self.bucket = args.bucket
         self.register_outputs(

@@ -28,6 +28,7 @@ from components.workload import (
     Resources,
     Workload,
     WorkloadArgs,
+    scrape_targets,
     wait_for_container,
 )
 
@@ -187,6 +188,7 @@ class TradingServices(pulumi.ComponentResource):
             for s in args.services
         }
         self.hosts = {n: w.host for n, w in self.workloads.items()}
+        self.scrape_targets = scrape_targets(*self.workloads.values())
         self.ports = {s.name: s.port for s in args.services}
         # What the observability tier scrapes: Service name, port name and path per service.
         self.metrics = [

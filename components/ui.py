@@ -26,6 +26,7 @@ from components.workload import (
     Workload,
     WorkloadArgs,
     http_probes,
+    scrape_targets,
     wait_for_container,
 )
 
@@ -266,4 +267,7 @@ class Ui(pulumi.ComponentResource):
             self.frontend = Workload(f"{name}-{spec.component}", frontend_args(args, spec), child)
             outputs.update({"frontendHost": self.frontend.host, "frontendPort": spec.port})
         self.outputs = outputs
+        self.scrape_targets = scrape_targets(
+            self.monitor_api, self.monitor_ui, *filter(None, [self.frontend])
+        )
         self.register_outputs(outputs)

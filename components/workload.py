@@ -20,6 +20,7 @@ from components.graph import DependencyGraph, Node, ServicePort
 from components.kube import kube
 from components.naming import fullname, recommended_labels, selector_labels
 from components.network import NetworkAccess, Peer, access_from_graph, workload_policy_spec
+from components.scrape import ScrapeTarget, targets_from_workload
 
 Manifest = dict[str, Any]
 
@@ -45,6 +46,9 @@ class Platform:
     # Components kept out of the service mesh (component name, or its prefix before `-<n>`);
     # stacks.graph.mesh_opt_out resolves `mesh.optOut`'s graph names to them.
     mesh_opt_out: tuple[str, ...] = ()
+    # Whether the namespace is in the service mesh: announced app ports are then scraped through
+    # the sidecar's merged-metrics port (components/scrape.py).
+    mesh: bool = False
     # ClusterSecretStore credentials come from (External Secrets); None: generated here.
     secret_store: str | None = None
 
@@ -760,4 +764,11 @@ class Workload(pulumi.ComponentResource):
                 spec=workload_policy_spec(args.selector, args.network),
                 opts=child,
             )
+        # What Prometheus scrapes of these pods; the tier hands it on (`scrape_targets`).
+        self.scrape_targets = tuple(targets_from_workload(labels_meta, spec, platform.mesh))
         self.register_outputs({"name": self.name, "host": self.host})
+
+
+def scrape_targets(*workloads: Workload) -> tuple[ScrapeTarget, ...]:
+    """A tier's scrape targets: those of its workloads, in order."""
+    return tuple(target for workload in workloads for target in workload.scrape_targets)

@@ -1,18 +1,20 @@
-"""Composition of the observability tier: the OTLP endpoint every workload reports to, the scrape
-targets derived from the workloads the other tiers declare, and the tier (its settings build its
-args, `ObservabilitySettings.build`).
+"""Composition of the observability tier: the OTLP endpoint every workload reports to, and the
+tier (its settings build its args, `ObservabilitySettings.build`) from the other tiers' scrape
+targets.
 
 Contract with the other tiers: a container port named `metrics` (exporter sidecars, dedicated
 metrics ports), or the pod annotations `prometheus.io/scrape: "true"` + `prometheus.io/port`
-(+ `prometheus.io/path`), is scraped by a PodMonitor. Nothing else is needed: `watch_workloads`
-sees every Deployment/StatefulSet/DaemonSet declared after it is called.
+(+ `prometheus.io/path`), is scraped by a PodMonitor. The Workload building block derives the
+targets from its pod template (components/scrape.py) and each tier hands its workloads' targets
+on as `scrape_targets`.
 """
 
 from __future__ import annotations
 
 import pulumi
 
-from components.observability import Observability, WorkloadMetrics, collector_endpoint
+from components.observability import Observability, collector_endpoint
+from components.scrape import ScrapeTarget
 from components.workload import Platform
 from stacks.settings import PlatformSettings
 
@@ -27,27 +29,18 @@ def otlp_endpoint(settings: PlatformSettings) -> str | None:
     return collector_endpoint(settings.release, obs.namespace) if obs.install else None
 
 
-def watch_workloads(settings: PlatformSettings) -> WorkloadMetrics | None:
-    """Start collecting scrape targets from the workloads declared from now on."""
-    if not settings.observability.enabled:
-        return None
-    metrics = WorkloadMetrics(mesh=settings.mesh.enabled)
-    pulumi.runtime.register_stack_transformation(metrics.observe)
-    return metrics
-
-
 def compose_observability(
     settings: PlatformSettings,
     platform: Platform,
-    metrics: WorkloadMetrics | None,
+    scrape_targets: tuple[ScrapeTarget, ...],
     opts: pulumi.ResourceOptions,
     kv_bucket: str | None = None,
 ) -> Observability | None:
-    """The tier, composed last: it scrapes what the others declared. Exports where to look."""
-    if metrics is None:
+    """The tier, composed last: it scrapes what the others offer. Exports where to look."""
+    if not settings.observability.enabled:
         return None
     args = settings.observability.build(
-        platform, metrics.targets, kv_bucket, settings.autoscaler_metrics()
+        platform, scrape_targets, kv_bucket, settings.autoscaler_metrics()
     )
     tier = Observability("observability", args, opts)
     pulumi.export("monitoringNamespace", settings.observability.namespace)

@@ -22,7 +22,7 @@ from components.services import TradingServices
 from components.ui import Ui
 from components.workload import Platform
 from stacks.graph import build_graph, mesh_opt_out
-from stacks.observability import compose_observability, otlp_endpoint, watch_workloads
+from stacks.observability import compose_observability, otlp_endpoint
 from stacks.settings import PlatformSettings
 from stacks.settings.datastores import BACKEND_CONSUMER, TRADING_SERVICES_CONSUMER
 
@@ -80,6 +80,7 @@ def deploy(settings: PlatformSettings) -> None:
         public_entry=public_entry(settings),
         mesh_opt_out=mesh_opt_out(settings, graph),
         secret_store=settings.secrets.external_store,
+        mesh=settings.mesh.enabled,
     )
     # The mesh comes first: pods created before istiod would start without their sidecar.
     ready: list[pulumi.Resource] = [namespace]
@@ -95,8 +96,6 @@ def deploy(settings: PlatformSettings) -> None:
         ready.append(ServiceMesh("service-mesh", mesh_args, opts))
     # Tiers in dependency order; each gets typed args and the outputs of the tiers it needs.
     tier_opts = pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=ready))
-    # Workloads declared from here on are checked for metrics ports to scrape (observability).
-    metrics = watch_workloads(settings)
     # --- tiers (composed below in dependency order) ---
     bus = MessageBus("message-bus", settings.message_bus.build(platform, graph), tier_opts)
     pulumi.export("natsUrl", bus.url)
@@ -179,9 +178,17 @@ def deploy(settings: PlatformSettings) -> None:
         {n: {"host": host, "port": trading.ports[n]} for n, host in trading.hosts.items()},
     )
 
-    # Observability last: it scrapes what every tier above declared.
+    # Observability last: it scrapes what every tier above offers (their `scrape_targets`).
+    targets = (
+        *bus.scrape_targets,
+        *stores.scrape_targets,
+        *engine.scrape_targets,
+        *api.scrape_targets,
+        *ui.scrape_targets,
+        *trading.scrape_targets,
+    )
     observability = compose_observability(
-        settings, platform, metrics, tier_opts, kv_bucket=bus.bucket
+        settings, platform, targets, tier_opts, kv_bucket=bus.bucket
     )
     # The release record after everything: a destroy must delete it first (protected: refused).
     tiers = [*ready, bus, stores, engine, api, ui, trading]

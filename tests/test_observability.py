@@ -19,8 +19,8 @@ from components.observability import (
     alert_groups,
     load_adapter_rules,
     load_dashboards,
-    targets_from_workload,
 )
+from components.scrape import targets_from_workload
 from stacks.errors import ConfigError
 from stacks.offline import Recording, Registration, is_secret, run_stack, unwrap
 from stacks.versions import CHARTS, IMAGES

@@ -21,6 +21,7 @@ from components.workload import (
     WorkloadArgs,
     http_probes,
     pod_template,
+    scrape_targets,
 )
 from stacks.offline import Recording, run_program
 from tests.kubeschema import validate_each
@@ -302,3 +303,43 @@ def test_a_container_may_mount_only_the_pods_volumes() -> None:
     assert pod["initContainers"][0]["volumeMounts"] == [{"name": "tmp", "mountPath": "/tmp"}]
     with pytest.raises(ValueError, match="container wait mounts 'tmp'"):
         pod_template(replace(BASE, init_containers=(init,), scratch=()), None)
+
+
+# --- scrape targets: an output of the workload, handed on by its tier (issue 13) -------------
+
+
+def test_a_workload_offers_its_metrics_port_and_announced_port_as_scrape_targets() -> None:
+    exporter = Container(
+        name="exporter",
+        image="example/exporter:1",
+        resources=Resources("10m", "16Mi", "50m", "32Mi"),
+        ports=(ServicePort("metrics", 9100),),
+    )
+    args = replace(BASE, sidecars=(exporter,))
+    workloads: list[Workload] = []
+
+    def program() -> None:
+        workloads.append(Workload("api", replace(args, pod_annotations=PROMETHEUS_HTTP)))
+        workloads.append(Workload("plain", replace(BASE, component="plain")))
+
+    run_program(program)
+    offered, plain = workloads
+    by_port = {t.port: t for t in offered.scrape_targets}
+    assert set(by_port) == {"metrics", "http"}
+    assert by_port["metrics"].name == "rel-api" and by_port["http"].name == "rel-api-http"
+    assert by_port["http"].path == "/metrics"
+    assert dict(by_port["metrics"].selector) == PLATFORM.selector("api")
+    assert plain.scrape_targets == ()
+    # A tier hands on its workloads' targets, in order.
+    assert scrape_targets(offered, plain) == offered.scrape_targets
+
+
+def test_behind_a_sidecar_an_announced_port_is_scraped_through_the_merged_metrics_port() -> None:
+    meshed = replace(BASE, platform=replace(PLATFORM, mesh=True), pod_annotations=PROMETHEUS_HTTP)
+    workloads: list[Workload] = []
+    run_program(lambda: workloads.append(Workload("api", meshed)))
+    (target,) = workloads[0].scrape_targets
+    assert (target.port_number, target.path) == (15020, "/stats/prometheus")
+
+
+PROMETHEUS_HTTP = {"prometheus.io/scrape": "true", "prometheus.io/port": "http"}

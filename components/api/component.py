@@ -17,7 +17,7 @@ from components.api.ingress import (
 )
 from components.api.nodes import BACKEND, BALANCER, TIER
 from components.kube import kube
-from components.workload import Workload
+from components.workload import Workload, scrape_targets
 
 
 class Api(pulumi.ComponentResource):
@@ -99,6 +99,7 @@ class Api(pulumi.ComponentResource):
         self.balancer_service = balancer_name
         self.balancer_port = args.balancer.port
         self.hosts = hosts
+        self.scrape_targets = scrape_targets(self.backend, self.balancer)
         self.register_outputs(
             {
                 "backendHost": backend_name,

@@ -3,7 +3,7 @@ every part builds its children in (credentials, backups, the Jobs' identities)."
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -21,6 +21,7 @@ from components.workload import (
     Probe,
     Probes,
     Security,
+    Workload,
 )
 
 POSTGRES = "postgres"
@@ -97,6 +98,8 @@ class Scope:
     name: str
     platform: Platform
     graph: DependencyGraph
+    # The workloads built so far, whose scrape targets the tier hands on.
+    workloads: list[Workload] = field(default_factory=list)
 
     @property
     def child(self) -> pulumi.ResourceOptions:

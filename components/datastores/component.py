@@ -12,6 +12,7 @@ from components.datastores.postgres import in_cluster_postgres
 from components.datastores.redis import redis_store
 from components.endpoints import CacheEndpoint, DatabaseEndpoint
 from components.secrets import Credentials, KeySource, credential_view
+from components.workload import scrape_targets
 
 
 class DataStores(pulumi.ComponentResource):
@@ -70,6 +71,7 @@ class DataStores(pulumi.ComponentResource):
 
         self.redis_host, self.redis_port = self.cache.host, self.cache.port
         self.redis_secret = self.cache.secret
+        self.scrape_targets = scrape_targets(*scope.workloads)
         self.register_outputs(
             {
                 "postgresHost": self.postgres_host,

@@ -296,6 +296,7 @@ def in_cluster_postgres(
         ),
         pulumi.ResourceOptions(parent=scope.parent),
     )
+    scope.workloads.append(workload)
     databases_job(
         scope,
         databases,

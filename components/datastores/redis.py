@@ -290,6 +290,7 @@ def redis_store(scope: Scope, rd: RedisArgs) -> tuple[CacheEndpoint, Credentials
         ),
         pulumi.ResourceOptions(parent=scope.parent),
     )
+    scope.workloads.append(workload)
     if cluster is not None:
         cluster_bootstrap(scope, name, tier, rd.image, cluster, auth, auth_volume, workload)
     endpoint = CacheEndpoint(

@@ -4,7 +4,7 @@ platform's own monitors, alert rules and dashboards (seeds 001, 003, 004).
 
 One package, one part per module:
 - `args`: the typed args, release names and monitor labels;
-- `targets`: scrape targets derived from the declared workloads (`WorkloadMetrics`);
+- `targets`: a monitor (PodMonitor, ServiceMonitor) per scrape target the tiers hand on;
 - `stack_values`, `pipeline_values`: the charts' values (kube-prometheus-stack and the metrics
   adapter; the OpenTelemetry collector, the log agent and Loki);
 - `rules`: alert rules and dashboards, which are data beside the code (`alerts.yaml`,
@@ -30,7 +30,6 @@ from components.observability.args import (
 )
 from components.observability.component import Observability
 from components.observability.rules import alert_groups, load_dashboards
-from components.observability.targets import ScrapeTarget, WorkloadMetrics, targets_from_workload
 
 __all__ = [
     "ALERTS_FILE",
@@ -44,13 +43,10 @@ __all__ = [
     "ObservabilityArgs",
     "PrometheusSpec",
     "Receiver",
-    "ScrapeTarget",
     "StackSizing",
     "TraceExport",
-    "WorkloadMetrics",
     "alert_groups",
     "collector_endpoint",
     "load_adapter_rules",
     "load_dashboards",
-    "targets_from_workload",
 ]

@@ -11,7 +11,7 @@ from typing import Literal
 import yaml
 
 from components.naming import fullname
-from components.observability.targets import ScrapeTarget
+from components.scrape import ScrapeTarget
 from components.workload import Manifest, Platform, Resources, Security
 
 TOKEN = "trading:observability:Observability"

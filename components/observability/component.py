@@ -31,7 +31,8 @@ from components.observability.stack_values import (
     kube_prometheus_stack_values,
     metrics_adapter_values,
 )
-from components.observability.targets import ScrapeTarget, monitor_spec
+from components.observability.targets import monitor_spec
+from components.scrape import ScrapeTarget
 from components.secrets import CredentialArgs, Credentials
 from components.workload import Manifest
 

@@ -17,10 +17,10 @@ from components.observability import (
     ObservabilityArgs,
     PrometheusSpec,
     Receiver,
-    ScrapeTarget,
     StackSizing,
     TraceExport,
 )
+from components.scrape import ScrapeTarget
 from components.workload import Platform
 from stacks.settings.types import (
     ByteQuantity,
