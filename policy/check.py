@@ -17,8 +17,8 @@ from typing import Any
 from policy import rules
 from stacks.config import project_values
 from stacks.errors import ConfigError
-from stacks.offline import Recording, Registration, engine_value, normalize, run_stack, unwrap
-from stacks.offline import stack_config as read_stack_config
+from tools.offline import Recording, Registration, engine_value, normalize, run_stack, unwrap
+from tools.offline import stack_config as read_stack_config
 
 
 def to_resource(registration: Registration) -> rules.Resource:

@@ -14,4 +14,4 @@ command="check"
 case "${1:-}" in
   check|snapshot|verify) command="$1"; shift ;;
 esac
-exec .venv/bin/python -m stacks.adopt "$command" "$@"
+exec .venv/bin/python -m tools.adopt "$command" "$@"

@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pulumi
 import pulumi_kubernetes as k8s
 
-from stacks.offline import Recording, run_program, run_stack
-from stacks.render import write
+from tools.offline import Recording, run_program, run_stack
+from tools.render import write
 
 TARGET_RATIO = 1.3
 

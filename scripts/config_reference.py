@@ -42,8 +42,8 @@ if str(ROOT) not in sys.path:
 
 from stacks.config import load_settings, project_values  # noqa: E402
 from stacks.graph import build_graph  # noqa: E402
-from stacks.offline import Recording, engine_value, run_stack, stack_config  # noqa: E402
 from stacks.settings import PlatformSettings  # noqa: E402
+from tools.offline import Recording, engine_value, run_stack, stack_config  # noqa: E402
 
 REFERENCE_DOC = ROOT / "docs" / "configuration.md"
 ARCHITECTURE_DOC = ROOT / "docs" / "architecture.md"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stacks.offline import Recording, run_stack
+from tools.offline import Recording, run_stack
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CRDS = SHARED / "crds"

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from stacks.errors import PROJECT, ConfigError
-from stacks.offline import Recording, run_stack, stack_config
+from tools.offline import Recording, run_stack, stack_config
 
 
 def production(recording: Recording) -> bool:

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 
 from components.quantities import parse_bytes, parse_cpu
-from stacks import adopt as adoption
-from stacks import render
-from stacks.adopt import SEED_000, SeedObject
 from stacks.config import load_settings, project_values
-from stacks.offline import Recording, engine_value, run_stack, stack_config
-from stacks.summary import totals
 from tests.helpers import container, env_of, manifest, pod_spec
+from tools import adopt as adoption
+from tools import render
+from tools.adopt import SEED_000, SeedObject
+from tools.offline import Recording, engine_value, run_stack, stack_config
+from tools.summary import totals
 
 NAMESPACE = "aegis-trader"
 

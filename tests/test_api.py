@@ -26,7 +26,6 @@ from components.messaging import bus_nodes
 from components.workload import Platform, Resources, SecretEnv
 from stacks.config import load_settings
 from stacks.graph import build_graph
-from stacks.offline import Recording, run_program, run_stack
 from tests.conftest import KUBERNETES_VERSIONS
 from tests.helpers import (
     assert_rejected,
@@ -39,6 +38,7 @@ from tests.helpers import (
 )
 from tests.kubeschema import validate as validate_strict
 from tests.kubeschema import validate_each
+from tools.offline import Recording, run_program, run_stack
 
 BACKEND = "aegis-trader-backend"
 NGINX = "aegis-trader-nginx"

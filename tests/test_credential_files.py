@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from stacks.offline import Recording
 from tests.helpers import pod_template_specs, secret_file
+from tools.offline import Recording
 
 # (workload name, container, variable) -> why it must stay an environment variable.
 ALLOWED_SECRET_ENV = {

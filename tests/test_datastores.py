@@ -30,9 +30,7 @@ from components.workload import Platform, Resources
 from stacks.config import load_settings, project_values
 from stacks.errors import ConfigError
 from stacks.graph import build_graph
-from stacks.offline import Recording, engine_value, is_secret, run_program, run_stack, stack_config
 from stacks.settings.datastores import cron_problem
-from stacks.summary import totals
 from tests.helpers import (
     assert_rejected,
     container,
@@ -43,6 +41,8 @@ from tests.helpers import (
     secret_file,
 )
 from tests.kubeschema import validate_each
+from tools.offline import Recording, engine_value, is_secret, run_program, run_stack, stack_config
+from tools.summary import totals
 
 PG = "aegis-trader-postgres"
 REDIS = "aegis-trader-redis"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.offline import Recording, run_stack
+from tools.offline import Recording, run_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.offline import Recording
 from stacks.versions import E2E_TOOLS
+from tools.offline import Recording
 
 ROOT = Path(__file__).resolve().parents[1]
 CLUSTER = ROOT / "scripts" / "e2e" / "cluster"

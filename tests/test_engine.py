@@ -8,8 +8,8 @@ import pytest
 
 from components.engine import engine_nodes, engine_probes, shard_addresses
 from components.workload import Platform
-from stacks.offline import Recording, run_stack
 from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec
+from tools.offline import Recording, run_stack
 
 ENGINE = "aegis-trader-hft-engine"
 PLATFORM = Platform(release="aegis-trader", namespace="ns", version="")

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.offline import Recording, run_stack, stack_config
 from tests.helpers import assert_rejected
+from tools.offline import Recording, run_stack, stack_config
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"

@@ -4,8 +4,8 @@ that never restart in place, and (Jobs) a failed run re-run on the next update."
 
 from __future__ import annotations
 
-from stacks.offline import Recording
 from tests.helpers import manifest
+from tools.offline import Recording
 
 
 def test_every_job_and_cron_job_has_its_identity_policy_and_batch_pod(stack: Recording) -> None:

@@ -21,11 +21,11 @@ from components.mesh import (
 )
 from components.workload import Platform, Resources
 from stacks.errors import ConfigError
-from stacks.offline import Recording, run_program, run_stack
 from tests.conftest import CRDS
 from tests.helpers import assert_rejected
 from tests.test_network import graph_of
 from tests.test_schemas import crd_schemas
+from tools.offline import Recording, run_program, run_stack
 
 NS = "trading"
 PLATFORM = Platform(release="rel", namespace=NS, version="1", mesh_opt_out=("feed",))
@@ -427,7 +427,7 @@ def test_bad_real_cluster_settings_fail_before_any_resource(
 
 def settings_of(stack: str) -> Any:
     from stacks.config import load_settings, project_values
-    from stacks.offline import engine_value, stack_config
+    from tools.offline import engine_value, stack_config
 
     values = {k: engine_value(v) for k, v in stack_config(stack).items()}
     return load_settings(project_values(values))

@@ -13,9 +13,9 @@ from components.graph import DependencyGraph
 from components.messaging import ADMIN_CLIENTS, MessageBus, gomemlimit, server_config
 from components.workload import Platform
 from stacks.config import load_settings
-from stacks.offline import Recording, is_secret, run_program
 from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec, secret_file
 from tests.test_network import graph_of
+from tools.offline import Recording, is_secret, run_program
 
 NATS = "aegis-trader-nats"
 

@@ -9,7 +9,7 @@ from typing import Any
 from components.graph import DependencyGraph
 from stacks.config import load_settings, project_values
 from stacks.graph import build_graph
-from stacks.offline import Recording, engine_value, stack_config
+from tools.offline import Recording, engine_value, stack_config
 
 NAME = "app.kubernetes.io/name"
 

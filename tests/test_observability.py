@@ -22,10 +22,10 @@ from components.observability import (
 )
 from components.scrape import targets_from_workload
 from stacks.errors import ConfigError
-from stacks.offline import Recording, Registration, is_secret, run_stack, unwrap
 from stacks.versions import CHARTS, IMAGES
 from tests.conftest import CRDS
 from tests.helpers import assert_rejected, env_of
+from tools.offline import Recording, Registration, is_secret, run_stack, unwrap
 
 RELEASE = "aegis-trader"
 MONITORING = "monitoring"

@@ -7,7 +7,7 @@ Workload, or Services held back behind a Secret, added that wait to the critical
 
 from __future__ import annotations
 
-from stacks.offline import Recording, Registration
+from tools.offline import Recording, Registration
 
 
 def one(recording: Recording, kind: str, logical: str) -> Registration:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from stacks.offline import Recording
+from tools.offline import Recording
 
 RESTRICTED_VOLUMES = {
     "configMap",

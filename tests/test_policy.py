@@ -24,7 +24,7 @@ from pulumi_policy.proxy import unknown_checking_proxy
 
 from policy import check, pack, rules
 from policy.rules import Resource, Settings
-from stacks.offline import Recording, run_stack
+from tools.offline import Recording, run_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 NS = "aegis-trader"

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.offline import Recording, unwrap
 from tests.real.pod import program
+from tools.offline import Recording, unwrap
 
 pytestmark = pytest.mark.real
 

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from stacks.offline import Recording
 from tests.real.credentials import NUMBER_LIKE, external_values, generated_values, the_generator
 from tests.real.pod import program, running
 from tests.real.redis import started
 from tests.test_real_nats import Ports, connects, loopback, server_argv
+from tools.offline import Recording
 
 pytestmark = pytest.mark.real
 

@@ -24,7 +24,6 @@ import pytest
 from nats.errors import Error as NatsError
 
 from components.messaging import auth_block
-from stacks.offline import Recording
 from tests.helpers import container, manifest, pod_spec
 from tests.real.credentials import NUMBER_LIKE, secrets_with
 from tests.real.pod import (
@@ -48,6 +47,7 @@ from tests.real.pod import (
     version,
     wait_until,
 )
+from tools.offline import Recording
 
 pytestmark = pytest.mark.real
 

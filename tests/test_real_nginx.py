@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from stacks.offline import Recording
 from tests.helpers import container, manifest
 from tests.real.pod import free_port, image_version, output, program, rewrite, running, version
+from tools.offline import Recording
 
 pytestmark = pytest.mark.real
 

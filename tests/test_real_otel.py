@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.offline import Recording, unwrap
+from tools.offline import Recording, unwrap
 
 ROOT = Path(__file__).resolve().parents[1]
 BINARY = Path(

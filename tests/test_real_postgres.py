@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 
-from stacks.offline import Recording
 from tests.helpers import container, env_of, manifest, pod_spec
 from tests.real.credentials import secrets_with
 from tests.real.pod import (
@@ -39,6 +38,7 @@ from tests.real.pod import (
     secret_files,
     version,
 )
+from tools.offline import Recording
 
 pytestmark = pytest.mark.real
 

@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.offline import Recording
 from tests.real.pod import output, program, version
+from tools.offline import Recording
 
 pytestmark = pytest.mark.real
 

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from stacks.config import load_settings, project_values
-from stacks.offline import Recording, engine_value, stack_config
 from stacks.settings.root import PlatformSettings
 from tests.helpers import container, manifest
 from tests.real.credentials import secrets_with
@@ -28,6 +27,7 @@ from tests.real.pod import (
     version,
 )
 from tests.real.redis import REDIS, started, workload_kind
+from tools.offline import Recording, engine_value, stack_config
 
 pytestmark = pytest.mark.real
 

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-from stacks.offline import Recording
 from tests.real.pod import (
     container_env,
     free_port,
@@ -31,6 +30,7 @@ from tests.real.pod import (
     secret_files,
     stop,
 )
+from tools.offline import Recording
 
 pytestmark = pytest.mark.real
 

@@ -6,8 +6,8 @@ unprotected object (Services, Deployments, policies) and failed only at the prot
 
 from __future__ import annotations
 
-from stacks.offline import Recording, Registration
 from tests.helpers import production
+from tools.offline import Recording, Registration
 
 
 def release_record(recording: Recording) -> Registration:

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stacks import render
-from stacks.offline import REDACTED, Recording
-from stacks.summary import Totals, totals
+from tools import render
+from tools.offline import REDACTED, Recording
+from tools.summary import Totals, totals
 
 
 def test_render_writes_every_object_by_tier_with_secrets_redacted(

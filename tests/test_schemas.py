@@ -12,10 +12,10 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from stacks.offline import Recording
 from stacks.versions import ADDON_CRDS as ADDON_PINS
 from tests.conftest import ADDON_CRDS, CRDS, KUBERNETES_VERSIONS
 from tests.kubeschema import validate as validate_strict
+from tools.offline import Recording
 
 RECOMMENDED = (
     "app.kubernetes.io/name",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stacks.errors import ConfigError
-from stacks.offline import Recording, is_secret, run_stack
+from tools.offline import Recording, is_secret, run_stack
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,7 @@ import pytest
 from components.quantities import parse_bytes, parse_cpu
 from components.services import TradingService, service_nodes
 from components.workload import Platform, Resources
-from stacks.offline import Recording, run_stack
 from stacks.settings.services import catalogue
-from stacks.summary import totals
 from tests.helpers import (
     assert_rejected,
     container,
@@ -23,6 +21,8 @@ from tests.helpers import (
     production,
     secret_file,
 )
+from tools.offline import Recording, run_stack
+from tools.summary import totals
 
 RELEASE = "aegis-trader"
 PORTS = {

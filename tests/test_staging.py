@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from stacks.offline import Recording, run_stack, stack_config, unwrap
 from tests.helpers import assert_rejected, container, env_of
+from tools.offline import Recording, run_stack, stack_config, unwrap
 
 CAP = 5  # Pulumi.staging.yaml's cluster.maxReplicasCap
 

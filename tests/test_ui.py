@@ -12,9 +12,9 @@ from components.endpoints import BusEndpoint
 from components.graph import DependencyGraph, Node, ServicePort
 from components.ui import FrontendSpec, MonitorSpec, MonitorUiSpec, Ui, UiArgs, ui_nodes
 from components.workload import Autoscaling, Platform, Resources
-from stacks.offline import Recording, run_program
 from tests.helpers import assert_rejected, container, env_of, manifest, pod_spec
 from tests.kubeschema import validate_each
+from tools.offline import Recording, run_program
 
 API = "aegis-trader-monitor-api"
 UI = "aegis-trader-monitor-ui"

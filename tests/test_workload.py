@@ -23,8 +23,8 @@ from components.workload import (
     pod_template,
     scrape_targets,
 )
-from stacks.offline import Recording, run_program
 from tests.kubeschema import validate_each
+from tools.offline import Recording, run_program
 
 PLATFORM = Platform(release="rel", namespace="ns", version="1.2.3")
 MAIN = Container(

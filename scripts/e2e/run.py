@@ -479,7 +479,7 @@ def rendered_objects(run: Run) -> Iterator[tuple[str, Path]]:
     out = run.work / f"render-{run.stack}"
     env = {**os.environ, "PYTHONPATH": str(run.scratch)}
     subprocess.run(
-        [sys.executable, "-m", "stacks.render", "--stack", run.stack, "--out", str(out)],
+        [sys.executable, "-m", "tools.render", "--stack", run.stack, "--out", str(out)],
         cwd=run.scratch,
         env=env,
         capture_output=True,

@@ -12,7 +12,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from stacks.offline import Recording
+from tools.offline import Recording
 
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
 # pulumi_random's character classes (special characters only with `special`).

@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from stacks.offline import Recording
 from stacks.versions import IMAGES
+from tools.offline import Recording
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).resolve().parent / "data"

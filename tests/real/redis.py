@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from stacks.offline import Recording
 from tests.helpers import container, manifest, pod_spec
 from tests.real.credentials import secrets_with
 from tests.real.pod import (
@@ -28,6 +27,7 @@ from tests.real.pod import (
     running,
     wait_until,
 )
+from tools.offline import Recording
 
 REDIS = "aegis-trader-redis"
 

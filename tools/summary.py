@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from components.quantities import format_bytes, format_cpu, parse_bytes, parse_cpu
-from stacks.offline import Recording
+from tools.offline import Recording
 
 # Long-running or start-up pods count against the node; CronJobs run briefly on a schedule.
 POD_OWNERS = ("Deployment", "StatefulSet", "Job")

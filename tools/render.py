@@ -1,4 +1,4 @@
-"""Offline render: `python -m stacks.render --stack dev --out rendered/dev`.
+"""Offline render: `python -m tools.render --stack dev --out rendered/dev`.
 
 Runs the stack's program with no Pulumi CLI and no cluster, writes every Kubernetes object it
 declares as YAML (one file per object, a folder per tier, secret values redacted), prints a
@@ -17,7 +17,7 @@ import yaml
 from components.quantities import format_bytes, format_cpu
 from stacks.config import load_settings, project_values
 from stacks.errors import ConfigError
-from stacks.offline import (
+from tools.offline import (
     Recording,
     engine_value,
     normalize,
@@ -25,7 +25,7 @@ from stacks.offline import (
     run_stack,
     stack_config,
 )
-from stacks.summary import Totals, totals
+from tools.summary import Totals, totals
 
 
 def write(recording: Recording, out: Path) -> int:

@@ -1,8 +1,8 @@
 """Adopting seed 000's live Helm release in place: pre-flight check, snapshot and verification.
 
-    python -m stacks.adopt check    [--stack adopt] [--live FILE]   # before changing anything
-    python -m stacks.adopt snapshot --out before.json [--live FILE]
-    python -m stacks.adopt verify   --before before.json [--live FILE]
+    python -m tools.adopt check    [--stack adopt] [--live FILE]   # before changing anything
+    python -m tools.adopt snapshot --out before.json [--live FILE]
+    python -m tools.adopt verify   --before before.json [--live FILE]
 
 `check` compares the cluster with what the stack declares and stops (exit 1), naming the object,
 when anything seed 000 lists is missing, when an immutable field (a selector, a StatefulSet's
@@ -33,7 +33,7 @@ from typing import Any
 from components.quantities import format_bytes, format_cpu, parse_bytes, parse_cpu
 from stacks.config import load_settings, project_values
 from stacks.errors import ConfigError
-from stacks.offline import Recording, engine_value, run_stack, stack_config
+from tools.offline import Recording, engine_value, run_stack, stack_config
 
 RELEASE = "aegis-trader"
 HELM_REVISION = 7  # seed 000: revision 7, deployed
