@@ -36,7 +36,13 @@ def read_yaml(module_file: str, name: str) -> dict[str, Any]:
     return document
 
 
+class _Template(string.Template):
+    # `@{name}`: the files are shell scripts and server configs, whose `$` stays as written.
+    delimiter = "@"
+
+
 def render(module_file: str, file_name: str, /, **values: object) -> str:
-    """A text file with `${placeholder}`s filled in from `values` (any name, `name` included); a
-    missing value is an error, and `$$` stands for a literal `$` (string.Template)."""
-    return string.Template(read_text(module_file, file_name)).substitute(values)
+    """A text file with `@{placeholder}`s filled in from `values` (any name, `name` included); a
+    missing value is an error, and `@@` stands for a literal `@`. Shell and config `$` are left
+    as they are, so a template reads (and `sh -n` checks) like the script it renders."""
+    return _Template(read_text(module_file, file_name)).substitute(values)

@@ -30,9 +30,10 @@ def test_read_yaml_returns_a_fresh_mapping_each_call(tmp_path: Path) -> None:
 
 
 def test_render_fills_placeholders_and_refuses_a_missing_one(tmp_path: Path) -> None:
-    (tmp_path / "script.sh").write_text('echo "${greeting}" ${name} $$HOME\n')
+    (tmp_path / "script.sh").write_text('echo "@{greeting}" @{name} "$HOME" ${X:-@@}\n')
     module = str(tmp_path / "module.py")
-    assert render(module, "script.sh", greeting="hi", name="n") == 'echo "hi" n $HOME\n'
+    rendered = render(module, "script.sh", greeting="hi", name="n")
+    assert rendered == 'echo "hi" n "$HOME" ${X:-@}\n'
     with pytest.raises(KeyError, match="greeting"):
         render(module, "script.sh")
 

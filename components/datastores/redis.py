@@ -2,9 +2,9 @@
 3+3): the Deployment or StatefulSet with its config and start script, the exporter sidecar, the
 cluster's bootstrap Job and the backup CronJob.
 
-Its text is in files beside it: `config/redis*.conf` and `scripts/redis-*.sh`. They are
-string.Template files (components/datafiles.render): `${name}` is a value filled in here, and
-`$$` stands for the shell's own `$`."""
+Its text is in files beside it: `config/redis*.conf` and `scripts/redis-*.sh`, rendered by
+components/datafiles.render: `@{name}` is a value filled in here; the shell's `$` stays as
+written."""
 
 from __future__ import annotations
 

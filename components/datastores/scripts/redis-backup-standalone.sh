@@ -1,1 +1,1 @@
-redis-cli -h ${service} --rdb "$$target/${service}.rdb"
+redis-cli -h @{service} --rdb "$target/@{service}.rdb"
