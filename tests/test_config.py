@@ -228,11 +228,49 @@ def test_project_file_declares_every_scalar_key_of_the_settings() -> None:
         if not fields[key].is_required():
             assert "default" in spec, f"optional {key} needs a default (or pulumi requires it)"
     required = {k for k, f in fields.items() if f.is_required() and k not in declared}
-    # Object-valued keys come from the profiles; every scalar key is declared.
-    assert all(hasattr(fields[k].annotation, "model_fields") for k in required), required
+    # Object-valued keys, and the secret externalPostgresPassword, come from the profiles (which
+    # set every one); every other scalar key is declared.
+    from stacks.config import profiles
+
+    from_profiles = set.intersection(*(set(layer) for layer in profiles().values()))
+    assert all(
+        hasattr(fields[k].annotation, "model_fields") or k in from_profiles for k in required
+    ), required
 
 
 def test_render_mode_refuses_helm_charts_it_cannot_render() -> None:
     assert_rejected(
         {"renderDir": "rendered/dev"}, "renderDir", "rendered/dev", "observability.install to false"
     )
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    for candidate in (annotation, *get_args(annotation)):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def test_every_default_lives_once() -> None:
+    """A setting that every profile sets takes no default in its model as well (issue 13: each
+    default lives once, in the profiles): a second copy would drift from the first unseen."""
+    from stacks.config import profiles
+
+    defaults = profiles()
+    twice: list[str] = []
+
+    def walk(model: type[BaseModel], path: str, layers: list[Any]) -> None:
+        for name, field in model.model_fields.items():
+            key = field.alias or name
+            values = [
+                layer.get(key, KeyError) if isinstance(layer, dict) else KeyError
+                for layer in layers
+            ]
+            nested = _model_of(field.annotation)
+            if nested is not None and all(isinstance(v, dict) for v in values):
+                walk(nested, f"{path}{key}.", values)
+            elif not field.is_required() and all(v is not KeyError for v in values):
+                twice.append(f"{path}{key}")
+
+    walk(PlatformSettings, "", list(defaults.values()))
+    assert twice == [], f"set by every profile and defaulted in the model too: {twice}"

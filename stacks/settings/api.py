@@ -30,6 +30,7 @@ from stacks.settings.types import (
     DnsLabel,
     ImageRef,
     Model,
+    Port,
     ResourceSettings,
     positive,
 )
@@ -58,12 +59,6 @@ def _service_type(value: Any) -> Any:
             "(OrbStack, production); NodePort and ExternalName are not allowed by platform "
             "policy (NodePort opens the port on every node)"
         )
-    return value
-
-
-def _port(value: int) -> int:
-    if not 1 <= value <= 65535:
-        raise ValueError("must be a port number between 1 and 65535")
     return value
 
 
@@ -106,7 +101,6 @@ def _headers(value: dict[str, str]) -> dict[str, str]:
 
 
 ServiceType = Annotated[Literal["ClusterIP", "LoadBalancer"], BeforeValidator(_service_type)]
-Port = Annotated[int, AfterValidator(_port)]
 Host = Annotated[str, AfterValidator(_host)]
 Replicas = Annotated[int, positive("a replica count")]
 
@@ -118,11 +112,11 @@ class BackendSettings(Model):
     image: ImageRef | None = None
     app_module: Annotated[str, AfterValidator(_app)] = "app.main:app"
     port: Port = 8000
-    workers: Annotated[int, AfterValidator(_workers)] = 4
-    replicas: Replicas = 1
+    workers: Annotated[int, AfterValidator(_workers)]
+    replicas: Replicas
     resources: ResourceSettings
     # Seed 004's backend HPA in production; None: `replicas` fixed.
-    autoscaling: AutoscalingSettings | None = None
+    autoscaling: AutoscalingSettings | None
 
     def image_ref(self, images: ImagesSettings) -> str:
         """The backend's image: `api.backend.image`, else the stack's registry and tag."""
@@ -146,7 +140,7 @@ class BalancerSettings(Model):
 
     image: ImageRef = IMAGES["nginx"]
     port: Annotated[int, AfterValidator(_unprivileged_port)] = 8080
-    replicas: Replicas = 1
+    replicas: Replicas
     service_type: ServiceType
     resources: ResourceSettings
     # DNS server nginx re-resolves the backend pods with (nginx uses no search domains).
@@ -203,7 +197,7 @@ class RateLimitSettings(Model):
 
 
 class IngressSettings(Model):
-    enabled: bool = False
+    enabled: bool
     class_name: DnsLabel = "nginx"
     api_host: Host | None = None
     ui_host: Host | None = None
@@ -249,7 +243,7 @@ class IngressSettings(Model):
 class ApiSettings(Model):
     backend: BackendSettings
     balancer: BalancerSettings
-    ingress: IngressSettings = IngressSettings()
+    ingress: IngressSettings
     # Added by the balancer to every response, and by the Ingress when it is enabled.
     security_headers: Annotated[dict[str, str], AfterValidator(_headers)] = dict(
         DEFAULT_SECURITY_HEADERS

@@ -37,7 +37,7 @@ from components.datastores import (
 )
 from components.graph import DependencyGraph, Node
 from components.workload import Platform
-from stacks.settings.types import ByteQuantity, ImageRef, Model, ResourceSettings, positive
+from stacks.settings.types import ByteQuantity, ImageRef, Model, Port, ResourceSettings, positive
 from stacks.versions import IMAGES
 
 # The consumers of PostgreSQL, each with its own database and role; seed 001's tooling Secret
@@ -132,12 +132,6 @@ def _hostname(value: str) -> str:
     return value
 
 
-def _port(value: int) -> int:
-    if not 1 <= value <= 65535:
-        raise ValueError("must be a TCP port between 1 and 65535")
-    return value
-
-
 def _redis_memory(value: str) -> str:
     redis_bytes(value)
     if redis_bytes(value) == 0:
@@ -149,7 +143,6 @@ def _redis_memory(value: str) -> str:
 
 Identifier = Annotated[str, AfterValidator(_identifier)]
 Hostname = Annotated[str, AfterValidator(_hostname)]
-Port = Annotated[int, AfterValidator(_port)]
 RedisMemory = Annotated[str, AfterValidator(_redis_memory)]
 
 
@@ -192,7 +185,7 @@ class BackupSettings(Model):
 class MetricsSettings(Model):
     """The Prometheus exporter sidecar the observability tier scrapes."""
 
-    enabled: bool = True
+    enabled: bool
     resources: ResourceSettings
 
 
@@ -250,9 +243,9 @@ class ExternalPostgresSettings(Model):
 
 
 class PostgresSettings(Model):
-    mode: Literal["in-cluster", "external"] = "in-cluster"
+    mode: Literal["in-cluster", "external"]
     # `timescaledb` runs the pinned TimescaleDB image (seed 003's time-series layer).
-    flavor: Literal["postgres", "timescaledb"] = "postgres"
+    flavor: Literal["postgres", "timescaledb"]
     image: ImageRef | None = None  # None: the pin of the flavor in stacks/versions.py
     exporter_image: ImageRef = IMAGES["postgresExporter"]
     databases: DatabasesSettings
@@ -331,10 +324,10 @@ class RedisSettings(Model):
     # AOF on a volume (standalone: otherwise an emptyDir; cluster nodes always keep a volume).
     persistence: bool
     storage: VolumeSettings
-    replicas_per_master: Annotated[int, positive("a count of replicas")] = 1
-    nodes: Annotated[int, positive("a count of nodes")] = 6
-    anti_affinity: Literal["required", "preferred"] = "required"
-    ssd_node_affinity: SsdAffinitySettings | None = None
+    replicas_per_master: Annotated[int, positive("a count of replicas")]
+    nodes: Annotated[int, positive("a count of nodes")]
+    anti_affinity: Literal["required", "preferred"]
+    ssd_node_affinity: SsdAffinitySettings | None
     job_resources: ResourceSettings
     backup: BackupSettings
     metrics: MetricsSettings

@@ -11,7 +11,7 @@ from components.engine import HftEngineArgs, engine_nodes
 from components.graph import DependencyGraph, Node
 from components.workload import Platform
 from stacks.settings.images import ImagesSettings
-from stacks.settings.types import ImageRef, Model, ResourceSettings
+from stacks.settings.types import ImageRef, Model, Port, ResourceSettings
 from stacks.versions import IMAGES
 
 MAX_SHARDS = 64
@@ -24,15 +24,6 @@ def _shards(value: int) -> int:
             "(one Deployment and Service per shard; 1 is seed 002's single engine)"
         )
     return value
-
-
-def _port(value: int) -> int:
-    if not 1 <= value <= 65535:
-        raise ValueError("must be a port number between 1 and 65535")
-    return value
-
-
-Port = Annotated[int, AfterValidator(_port)]
 
 
 class TolerationSettings(Model):

@@ -147,7 +147,7 @@ class GatewaySettings(Model):
     tls_credential_name: DnsLabel | None
     # cert-manager issues tlsCredentialName for every public host (a Certificate in
     # mesh.ingressNamespace); null: the Secret is provided another way (by hand, a secret store).
-    issuer: IssuerSettings | None = None
+    issuer: IssuerSettings | None
     routes: list[RouteSettings]
     # One limit for every public host (seed 001's ingress rate limiting); null: none.
     rate_limit: GatewayRateLimitSettings | None
@@ -156,10 +156,10 @@ class GatewaySettings(Model):
     # The gateway Service's type. LoadBalancer needs a load-balancer controller (cloud, MetalLB,
     # cloud-provider-kind) to hand out an address; ClusterIP (kubectl port-forward, or an external
     # balancer in front) where none. NodePort is refused, as for every Service (policy pack).
-    service_type: Literal["LoadBalancer", "ClusterIP"] = "LoadBalancer"
+    service_type: Literal["LoadBalancer", "ClusterIP"]
     # true: the release waits for the gateway's pods and, for a LoadBalancer, its address, and
     # rolls back after waitTimeout; false: done once applied (the address may come later).
-    wait: bool = True
+    wait: bool
     wait_timeout: Annotated[int, AfterValidator(_wait_seconds)] = 600
 
     @model_validator(mode="after")
@@ -213,7 +213,7 @@ class MeshSettings(Model):
     # Services kept out of the mesh (e.g. NATS routes, the engine's UDP feed), by graph name or
     # Kubernetes component (the balancer is `balancer` or `nginx`), or the prefix of either
     # before `-<n>` (`hft-engine`: every shard). Both their sidecar and their policy go.
-    opt_out: list[str] = []
+    opt_out: list[str]
     timeout: Duration
     retries: RetrySettings
     circuit_breaker: CircuitBreakerSettings

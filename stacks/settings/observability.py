@@ -369,7 +369,7 @@ class AlertSettings(Model):
     volume_full_percent: Annotated[int, AfterValidator(_percent)] = 85
     redis_memory_percent: Annotated[int, AfterValidator(_percent)] = 90
     # TLS certificate alerts need cert-manager's metrics.
-    cert_manager: bool = False
+    cert_manager: bool
     cert_expiry_days: Annotated[int, positive("days")] = 14
 
     def build(self) -> AlertThresholds:
@@ -390,7 +390,7 @@ class ObservabilitySettings(Model):
     # false: the cluster already runs Prometheus, Grafana and a collector; only the platform's
     # ServiceMonitors/PodMonitors, rules and dashboards are declared.
     install: bool
-    namespace: NamespaceName = "monitoring"
+    namespace: NamespaceName
     charts: ChartVersions = ChartVersions()
     # Prometheus TSDB retention (seed 004: 14 days of monitoring data in production).
     retention: Duration

@@ -123,7 +123,7 @@ class PlatformSettings(Model):
     message_bus: MessageBusSettings
     data_stores: DataStoresSettings
     # Secret key; the settings keep only whether it is set (see stacks/settings/datastores.py).
-    external_postgres_password: ExternalPostgresPassword = None
+    external_postgres_password: ExternalPostgresPassword
     engine: EngineSettings
     api: ApiSettings
     mesh: MeshSettings

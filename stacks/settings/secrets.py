@@ -13,7 +13,7 @@ class SecretsSettings(Model):
     """`generated`: pulumi_random passwords kept as Pulumi secrets. `external`: ExternalSecret
     objects read them from the ClusterSecretStore `store` (External Secrets Operator)."""
 
-    mode: Literal["generated", "external"] = "generated"
+    mode: Literal["generated", "external"]
     store: DnsLabel | None = None
 
     @model_validator(mode="after")

@@ -26,8 +26,8 @@ from components.services import TradingService, TradingServicesArgs, service_nod
 from components.workload import Platform
 from stacks.errors import ConfigError
 from stacks.settings.images import ImagesOverride, ImagesSettings, Repository
-from stacks.settings.types import AutoscalingSettings, DnsLabel, Model, ResourceSettings
-from stacks.settings.ui import Port, Replicas
+from stacks.settings.types import AutoscalingSettings, DnsLabel, Model, Port, ResourceSettings
+from stacks.settings.ui import Replicas
 from stacks.versions import EAFIX_TAG, IMAGES
 
 KEY = "tradingServices"

@@ -131,6 +131,7 @@ def _in_range(value: int, low: int, high: int, what: str) -> int:
 
 
 Window = Annotated[int, AfterValidator(lambda v: _in_range(v, 0, 3600, "a window in seconds"))]
+Port = Annotated[int, AfterValidator(lambda v: _in_range(v, 1, 65535, "a port number"))]
 
 
 class AutoscalingSettings(Model):

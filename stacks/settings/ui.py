@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import Field
 
 from components.endpoints import BusEndpoint
 from components.graph import DependencyGraph, Node
@@ -20,19 +20,13 @@ from stacks.settings.types import (
     AutoscalingSettings,
     DnsLabel,
     Model,
+    Port,
     ResourceSettings,
     positive,
 )
 from stacks.versions import IMAGES
 
-Port = Annotated[int, AfterValidator(lambda v: _port(v))]
 Replicas = Annotated[int, positive("a replica count")]
-
-
-def _port(value: int) -> int:
-    if not 1 <= value <= 65535:
-        raise ValueError("must be a port number between 1 and 65535")
-    return value
 
 
 class MonitorSettings(Model):
@@ -73,9 +67,9 @@ class FrontendSettings(Model):
     enabled: bool
     component: DnsLabel = "operator-ui"
     port: Port = 3000
-    replicas: Replicas = 1
+    replicas: Replicas
     resources: ResourceSettings
-    autoscaling: AutoscalingSettings | None = None
+    autoscaling: AutoscalingSettings | None
     # Services it calls (dependency graph); its API is the operator gateway of the catalogue.
     calls: list[str] = ["gui-gateway"]
     # NEXT_PUBLIC_API_URL; None: the URL of the first service it calls.
