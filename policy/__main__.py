@@ -1,6 +1,6 @@
 """The trading platform's CrossGuard policy pack: `pulumi preview --policy-pack policy/`.
 
-The rules live in `rules.py` (pure, unit-tested), their CrossGuard wiring in `pack.py`.
+The rules live in the `rules/` package (pure, unit-tested), their CrossGuard wiring in `pack.py`.
 """
 
 import sys

@@ -1,4 +1,4 @@
-"""CrossGuard wiring: each rule of `rules.py` becomes a `pulumi_policy` policy.
+"""CrossGuard wiring: each rule of `rules/` (`rules.RULES`) becomes a `pulumi_policy` policy.
 
 The adapters turn CrossGuard's arguments into `rules.Resource` (values unknown during a preview
 become sentinels the rules skip) and report each `Violation` with its message, which names the
