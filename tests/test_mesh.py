@@ -240,13 +240,6 @@ BAD: list[tuple[dict[str, Any], str, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(("mesh", "key", "value", "allowed"), BAD, ids=[b[1] for b in BAD])
-def test_bad_mesh_config_fails_before_any_resource(
-    mesh: dict[str, Any], key: str, value: str, allowed: str
-) -> None:
-    assert_rejected({"mesh": mesh}, key, value, allowed)
-
-
 def test_route_to_unknown_service_names_the_route() -> None:
     overrides = {
         "mesh": {
@@ -409,15 +402,6 @@ BAD_REAL_CLUSTER: list[tuple[dict[str, Any], str, str, str]] = [
         "seconds between 30 and 3600",
     ),
 ]
-
-
-@pytest.mark.parametrize(
-    ("mesh", "key", "value", "allowed"), BAD_REAL_CLUSTER, ids=[b[1] for b in BAD_REAL_CLUSTER]
-)
-def test_bad_real_cluster_settings_fail_before_any_resource(
-    mesh: dict[str, Any], key: str, value: str, allowed: str
-) -> None:
-    assert_rejected({"mesh": mesh}, key, value, allowed)
 
 
 # The public entry in production (issue 15, item 3): cert-manager's certificate for the gateway's
@@ -608,10 +592,11 @@ BAD_PUBLIC_ENTRY: list[tuple[dict[str, Any], str, str, str]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("mesh", "key", "value", "allowed"), BAD_PUBLIC_ENTRY, ids=[b[1] for b in BAD_PUBLIC_ENTRY]
-)
-def test_bad_public_entry_settings_fail_before_any_resource(
+ALL_BAD = [*BAD, *BAD_REAL_CLUSTER, *BAD_PUBLIC_ENTRY]
+
+
+@pytest.mark.parametrize(("mesh", "key", "value", "allowed"), ALL_BAD, ids=[b[1] for b in ALL_BAD])
+def test_bad_mesh_settings_fail_before_any_resource(
     mesh: dict[str, Any], key: str, value: str, allowed: str
 ) -> None:
     assert_rejected({"mesh": mesh}, key, value, allowed)
