@@ -144,7 +144,11 @@ def test_production_clients_authenticate_with_a_generated_secret(prod: Recording
     server = container(prod, "StatefulSet", NATS, "nats")
     pod = pod_spec(prod, "StatefulSet", NATS)
     (include,) = [line for line in conf.splitlines() if line.startswith("include ")]
-    included = posixpath.normpath(posixpath.join("/etc/nats-config", include.split('"')[1]))
+    path = include.split('"')[1]
+    # nats-server resolves every include against the config's directory, an absolute path too
+    # (found by the real server): the path must be relative to /etc/nats-config.
+    assert not path.startswith("/"), path
+    included = posixpath.normpath(posixpath.join("/etc/nats-config", path))
     assert secret_file(pod, server, included) == ("aegis-trader-nats-auth", "auth.conf")
     assert server["command"] == ["nats-server", "--config", "/etc/nats-config/nats.conf"]
     assert not [e for e in server["env"] if "NATS_" in e["name"]]
