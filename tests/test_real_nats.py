@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -204,26 +205,47 @@ def cluster(
         yield Cluster(recording, ports, secret, workdir)
 
 
-def formed(monitor: int) -> bool:
-    """A meta leader is elected among all three servers, and each sees its two routes."""
+def formed(monitor: int) -> dict[str, Any] | None:
+    """`/jsz` once a meta leader is elected among all three servers and this one sees its two
+    routes; None before."""
     try:
-        meta = http_json(f"http://127.0.0.1:{monitor}/jsz").get("meta_cluster", {})
+        jsz = http_json(f"http://127.0.0.1:{monitor}/jsz")
         routes = http_json(f"http://127.0.0.1:{monitor}/routez")["routes"]
     except OSError:
-        return False
+        return None
+    meta = jsz.get("meta_cluster", {})
     peers = {r["remote_name"] for r in routes}
-    return bool(meta.get("leader")) and meta.get("cluster_size") == 3 and len(peers) == 2
+    return jsz if meta.get("leader") and meta.get("cluster_size") == 3 and len(peers) == 2 else None
+
+
+def stably_formed(monitor: int, polls: int = 20) -> dict[str, Any] | None:
+    """`formed` on `polls` polls in a row (about a second): a forming cluster may report a full
+    meta group once and then, while a route reconnects, two servers again."""
+    last: dict[str, Any] | None = None
+    for _ in range(polls):
+        last = formed(monitor)
+        if last is None:
+            return None
+        time.sleep(0.05)
+    return last
 
 
 def test_cluster_forms_elects_a_leader_and_answers_the_probes(cluster: Cluster) -> None:
     first = cluster.ports[0].monitor
+    seen: list[dict[str, Any]] = []
+
+    def stable() -> bool:
+        jsz = stably_formed(first)
+        seen.append(jsz or {})
+        return jsz is not None
+
     wait_until(
-        lambda: formed(first),
-        30,
+        stable,
+        60,
         "a three-server cluster with a meta leader",
         log=cluster.workdir / "node-0" / "log",
     )
-    jsz = http_json(f"http://127.0.0.1:{first}/jsz")
+    jsz = seen[-1]
     assert jsz["meta_cluster"]["cluster_size"] == 3
     names = {f"{NATS}-{i}" for i in range(3)}
     assert jsz["meta_cluster"]["leader"] in names  # server_name from $SERVER_NAME
@@ -325,7 +347,7 @@ def test_registering_services_start_only_once_the_job_made_the_bucket(
     pod = manifest(cluster.recording, "Deployment", backend)["spec"]["template"]["spec"]
     (tmp_path / "wait").mkdir()
     env, command = cli_env(cluster, spec, pod, tmp_path / "wait")
-    wait_until(lambda: formed(cluster.ports[0].monitor), 30, "a formed cluster")
+    wait_until(lambda: stably_formed(cluster.ports[0].monitor), 60, "a formed cluster")
     early = output_if_still_running(command, env, 5)
     assert early is not None, "the bucket wait passed before the bucket existed"
     assert "waiting for KV bucket service_registry" in early
