@@ -124,3 +124,24 @@ def test_routine_changes_are_valid_settings_of_each_stack() -> None:
             name = f"trading-platform:{key}"
             config[name] = deep_merge(config.get(name) or {}, value)
         load_settings(project_values({k: v for k, v in config.items()}))
+
+
+def test_a_protection_refusal_is_found_in_the_whole_output_not_only_its_tail() -> None:
+    """The e2e saw the refusal followed by more than the kept tail of output (the engine shutting
+    the program down): the refusal must be read from everything the engine printed."""
+    refusal = (
+        '    error: unable to replace resource "urn:pulumi:prod::p::StatefulSet::message-bus"\n'
+        "    as it is currently marked for protection. To unprotect the resource, remove it\n"
+    )
+    output = (
+        "  ~ update\n" + refusal + "    error: Resource monitor has terminated\n" + "x\n" * 5000
+    )
+    found = e2e_run.protection_refusal(output)
+    assert found is not None and found.startswith("error: unable to replace resource")
+    assert "marked for protection" in found
+    deleted = (
+        '    error: resource "urn:...::ConfigMap::release" cannot be deleted\n'
+        "    because it is protected. To unprotect the resource, either remove the flag\n"
+    )
+    assert "because it is protected" in (e2e_run.protection_refusal(deleted) or "")
+    assert e2e_run.protection_refusal("    error: update failed\n" + "x\n" * 10) is None

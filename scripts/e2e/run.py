@@ -136,6 +136,9 @@ def operation(op: str, stack_name: str, scratch: Path) -> dict[str, Any]:
         except auto.errors.CommandError as error:
             result["ok"] = False
             result["error"] = str(error)[-4000:]
+            # Looked for in the whole output: other errors (the engine shutting the program
+            # down) may follow it by more than the tail kept above.
+            result["protection"] = protection_refusal(str(error))
     result["seconds"] = round(time.monotonic() - started, 1)
     first = scratch / f"timeline-{op}.json"  # the first of each (up: from empty)
     if not first.exists():
@@ -235,6 +238,18 @@ class StepError(Exception):
 def require(ok: bool, message: str) -> None:
     if not ok:
         raise StepError(message)
+
+
+def protection_refusal(output: str) -> str | None:
+    """The engine's refusal to replace or delete a protected resource, if `output` holds one:
+    the `error:` line naming the resource, joined with the reason that follows it."""
+    reasons = ("currently marked for protection", "because it is protected")
+    lines = [line.strip() for line in output.splitlines()]
+    for i, line in enumerate(lines):
+        if any(reason in line for reason in reasons):
+            head = lines[i - 1] if i and lines[i - 1].startswith("error:") else ""
+            return f"{head} {line}".strip()
+    return None
 
 
 def failed(result: dict[str, Any]) -> str:
@@ -410,18 +425,11 @@ def run_stack(run: Run, bench: bool) -> None:
             result = run.pulumi("up")
             run.configure({"messageBus": {"storage": {"size": "10Gi"}}})
             require(not result["ok"], "a replacement of a protected StatefulSet was applied")
-            require(
-                "protect" in result.get("error", ""),
-                "refused, but not for protection: " + failed(result),
-            )
+            refusal = result.get("protection")
+            require(refusal is not None, "refused, but not for protection: " + failed(result))
             after = uids(run)
             require(before == after, "objects changed although the update was refused")
-            return (
-                "refused: "
-                + next(
-                    (line.strip() for line in result["error"].splitlines() if "protect" in line), ""
-                )[:200]
-            )
+            return f"refused: {refusal}"[:240]
 
         run.step("protected data resource refuses replacement", protected_replacement)
 
@@ -430,7 +438,7 @@ def run_stack(run: Run, bench: bool) -> None:
             result = run.pulumi("destroy")
             require(not result["ok"], "pulumi destroy of a production-sized stack succeeded")
             require(
-                "protect" in result.get("error", ""),
+                result.get("protection") is not None,
                 "refused, but not for protection: " + failed(result),
             )
             deleted = sorted(set(before) - set(uids(run)))
