@@ -23,6 +23,11 @@ BUCKET_WAIT = "wait-for-kv-bucket"
 SECRET_FILE_MODE = 0o440
 
 
+def secret_volume(name: str, secret: pulumi.Input[str]) -> Manifest:
+    """A pod volume of Secret `secret`'s keys as read-only files."""
+    return {"name": name, "secret": {"secretName": secret, "defaultMode": SECRET_FILE_MODE}}
+
+
 @dataclass(frozen=True)
 class SecretFiles:
     """A Secret mounted read-only at `path` as volume `volume`."""
@@ -32,10 +37,7 @@ class SecretFiles:
     path: str
 
     def manifest(self) -> Manifest:
-        return {
-            "name": self.volume,
-            "secret": {"secretName": self.secret, "defaultMode": SECRET_FILE_MODE},
-        }
+        return secret_volume(self.volume, self.secret)
 
     def mount(self) -> Mount:
         return Mount(self.volume, self.path, read_only=True)

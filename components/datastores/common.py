@@ -35,8 +35,6 @@ SUPERUSER = "postgres"
 TRADING_SECRETS = "trading-secrets"
 BACKUPS = "/backups"
 PASSWORD_LENGTH = 32
-# Read-only for the owner and the pod's fsGroup.
-SECRET_MODE = 0o440
 
 # The tier's own Jobs call the stores: declared in the graph, they get ingress like any caller.
 POSTGRES_BACKUP = "postgres-backup"
@@ -66,10 +64,6 @@ def datastore_nodes(
         (REDIS_CLUSTER_INIT, REDIS, redis_cluster),
     ]
     return stores + [platform.node(job, calls=(store,)) for job, store, enabled in jobs if enabled]
-
-
-def secret_volume(name: str, secret: pulumi.Input[str]) -> Manifest:
-    return {"name": name, "secret": {"secretName": secret, "defaultMode": SECRET_MODE}}
 
 
 def http_sidecar_probes(port: str, path: str) -> Probes:

@@ -17,12 +17,11 @@ from components.datastores.common import (
     POSTGRES_BACKUP,
     POSTGRES_DATABASES,
     POSTGRES_METRICS,
-    SECRET_MODE,
     SUPERUSER,
     Scope,
     http_sidecar_probes,
-    secret_volume,
 )
+from components.endpoints import SECRET_FILE_MODE, secret_volume
 from components.graph import ServicePort
 from components.jobs import BatchArgs, job
 from components.kube import kube
@@ -75,7 +74,7 @@ def databases_volume(name: str, secrets: Sequence[tuple[str, pulumi.Input[str]]]
     return {
         "name": name,
         "projected": {
-            "defaultMode": SECRET_MODE,
+            "defaultMode": SECRET_FILE_MODE,
             "sources": [
                 {
                     "secret": {

@@ -27,9 +27,8 @@ from components.datastores.common import (
     REDIS_PORT,
     Scope,
     http_sidecar_probes,
-    secret_volume,
 )
-from components.endpoints import CacheEndpoint
+from components.endpoints import CacheEndpoint, secret_volume
 from components.jobs import BatchArgs, job
 from components.secrets import Credentials, json_map
 from components.workload import (
